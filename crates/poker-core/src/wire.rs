@@ -1,0 +1,292 @@
+//! The WebSocket wire format of PROTOCOL.md section 2.
+//!
+//! Client frames are parsed in two steps so rights are checked before data: the envelope gives
+//! the [`EventName`] (whose [`Permission`] the caller checks), then [`EventName::parse_data`]
+//! gives the typed [`ClientCommand`].
+
+use serde_json::{json, Value};
+
+/// The `code` of an `error` frame.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    BadRequest,
+    UnknownEvent,
+    Invalid,
+    Forbidden,
+    NoActiveStory,
+    RateLimited,
+    Unavailable,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::BadRequest => "bad_request",
+            ErrorCode::UnknownEvent => "unknown_event",
+            ErrorCode::Invalid => "invalid",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::NoActiveStory => "no_active_story",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::Unavailable => "unavailable",
+        }
+    }
+}
+
+/// A refused client frame: what goes back in the `error` frame.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{}: {message}", code.as_str())]
+pub struct WireError {
+    pub code: ErrorCode,
+    pub message: String,
+}
+
+impl WireError {
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        WireError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The `error` frame for this refusal.
+    pub fn to_frame(&self) -> String {
+        server_frame(
+            "error",
+            json!({"code": self.code.as_str(), "message": self.message}),
+        )
+    }
+}
+
+/// A right a client event needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    Vote,
+    Moderate,
+}
+
+impl Permission {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Permission::Vote => "vote",
+            Permission::Moderate => "moderate",
+        }
+    }
+}
+
+/// The events a client may send.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EventName {
+    VoteSubmitted,
+    ResetRequested,
+    PointsSubmitted,
+    NextStoryRequested,
+    Heartbeat,
+}
+
+/// A client event with its data parsed (deck membership is checked by the session, which knows the deck).
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientCommand {
+    /// The raw choice: a string or a number naming a deck option.
+    VoteSubmitted {
+        choice: Value,
+    },
+    ResetRequested,
+    /// The raw points: a string or a number naming a point option.
+    PointsSubmitted {
+        story_points: Value,
+    },
+    NextStoryRequested {
+        story_id: Option<i64>,
+    },
+    Heartbeat,
+}
+
+impl EventName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EventName::VoteSubmitted => "vote_submitted",
+            EventName::ResetRequested => "reset_requested",
+            EventName::PointsSubmitted => "points_submitted",
+            EventName::NextStoryRequested => "next_story_requested",
+            EventName::Heartbeat => "heartbeat",
+        }
+    }
+
+    fn from_name(name: &str) -> Option<Self> {
+        Some(match name {
+            "vote_submitted" => EventName::VoteSubmitted,
+            "reset_requested" => EventName::ResetRequested,
+            "points_submitted" => EventName::PointsSubmitted,
+            "next_story_requested" => EventName::NextStoryRequested,
+            "heartbeat" => EventName::Heartbeat,
+            _ => return None,
+        })
+    }
+
+    /// The right this event needs, if any.
+    pub fn permission(self) -> Option<Permission> {
+        match self {
+            EventName::VoteSubmitted => Some(Permission::Vote),
+            EventName::ResetRequested
+            | EventName::PointsSubmitted
+            | EventName::NextStoryRequested => Some(Permission::Moderate),
+            EventName::Heartbeat => None,
+        }
+    }
+
+    /// Parses the envelope `{"event": NAME, "data": {...}}` of a text frame.
+    pub fn parse_envelope(text: &str) -> Result<(EventName, Value), WireError> {
+        let value: Value = serde_json::from_str(text)
+            .map_err(|e| WireError::new(ErrorCode::BadRequest, format!("malformed JSON: {e}")))?;
+        let Value::Object(mut object) = value else {
+            return Err(WireError::new(
+                ErrorCode::BadRequest,
+                "a frame must be a JSON object",
+            ));
+        };
+        let name = match object.get("event") {
+            Some(Value::String(name)) => name.clone(),
+            Some(_) => {
+                return Err(WireError::new(
+                    ErrorCode::BadRequest,
+                    "\"event\" must be a string",
+                ))
+            }
+            None => {
+                return Err(WireError::new(
+                    ErrorCode::BadRequest,
+                    "the frame has no \"event\"",
+                ))
+            }
+        };
+        let event = EventName::from_name(&name).ok_or_else(|| {
+            let shown: String = name.chars().take(64).collect();
+            WireError::new(ErrorCode::UnknownEvent, format!("unknown event {shown:?}"))
+        })?;
+        let data = object.remove("data").unwrap_or(Value::Null);
+        Ok((event, data))
+    }
+
+    /// Parses the `data` of this event into a command; wrong shapes or types are `invalid`.
+    pub fn parse_data(self, data: Value) -> Result<ClientCommand, WireError> {
+        let invalid = |msg: &str| WireError::new(ErrorCode::Invalid, msg.to_string());
+        let object = match data {
+            Value::Null => serde_json::Map::new(),
+            Value::Object(object) => object,
+            _ => return Err(invalid("\"data\" must be an object")),
+        };
+        Ok(match self {
+            EventName::VoteSubmitted => match object.get("choice") {
+                Some(choice @ (Value::String(_) | Value::Number(_))) => {
+                    ClientCommand::VoteSubmitted {
+                        choice: choice.clone(),
+                    }
+                }
+                Some(_) => return Err(invalid("\"choice\" must be a string")),
+                None => return Err(invalid("vote_submitted needs data.choice")),
+            },
+            EventName::ResetRequested => ClientCommand::ResetRequested,
+            EventName::PointsSubmitted => match object.get("story_points") {
+                Some(points @ (Value::String(_) | Value::Number(_))) => {
+                    ClientCommand::PointsSubmitted {
+                        story_points: points.clone(),
+                    }
+                }
+                Some(_) => return Err(invalid("\"story_points\" must be a string or a number")),
+                None => return Err(invalid("points_submitted needs data.story_points")),
+            },
+            EventName::NextStoryRequested => match object.get("story_id") {
+                None | Some(Value::Null) => ClientCommand::NextStoryRequested { story_id: None },
+                Some(Value::Number(n)) => match n.as_i64() {
+                    Some(id) => ClientCommand::NextStoryRequested { story_id: Some(id) },
+                    None => return Err(invalid("\"story_id\" must be an integer or null")),
+                },
+                Some(_) => return Err(invalid("\"story_id\" must be an integer or null")),
+            },
+            EventName::Heartbeat => ClientCommand::Heartbeat,
+        })
+    }
+}
+
+/// A frame from the server: `{"type": "send_json", "event": NAME, "data": {...}}`.
+pub fn server_frame(event: &str, data: Value) -> String {
+    json!({"type": "send_json", "event": event, "data": data}).to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn code(text: &str) -> ErrorCode {
+        match EventName::parse_envelope(text) {
+            Ok((event, data)) => event.parse_data(data).unwrap_err().code,
+            Err(e) => e.code,
+        }
+    }
+
+    #[test]
+    fn envelope_errors_are_bad_request_or_unknown_event() {
+        assert_eq!(code("{"), ErrorCode::BadRequest);
+        assert_eq!(code("[1]"), ErrorCode::BadRequest);
+        assert_eq!(code("\"vote_submitted\""), ErrorCode::BadRequest);
+        assert_eq!(code("{}"), ErrorCode::BadRequest);
+        assert_eq!(code(r#"{"event": 5}"#), ErrorCode::BadRequest);
+        assert_eq!(code(r#"{"event": "dance"}"#), ErrorCode::UnknownEvent);
+    }
+
+    #[test]
+    fn data_errors_are_invalid() {
+        assert_eq!(code(r#"{"event": "vote_submitted"}"#), ErrorCode::Invalid);
+        assert_eq!(
+            code(r#"{"event": "vote_submitted", "data": {"choice": []}}"#),
+            ErrorCode::Invalid
+        );
+        assert_eq!(
+            code(r#"{"event": "vote_submitted", "data": "3"}"#),
+            ErrorCode::Invalid
+        );
+        assert_eq!(
+            code(r#"{"event": "points_submitted", "data": {}}"#),
+            ErrorCode::Invalid
+        );
+        assert_eq!(
+            code(r#"{"event": "next_story_requested", "data": {"story_id": "7"}}"#),
+            ErrorCode::Invalid
+        );
+        assert_eq!(
+            code(r#"{"event": "next_story_requested", "data": {"story_id": 1.5}}"#),
+            ErrorCode::Invalid
+        );
+    }
+
+    #[test]
+    fn good_frames_parse() {
+        let (event, data) = EventName::parse_envelope(
+            r#"{"event": "next_story_requested", "data": {"story_id": null}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            event.parse_data(data).unwrap(),
+            ClientCommand::NextStoryRequested { story_id: None }
+        );
+        let (event, data) = EventName::parse_envelope(r#"{"event": "heartbeat"}"#).unwrap();
+        assert_eq!(event.permission(), None);
+        assert_eq!(event.parse_data(data).unwrap(), ClientCommand::Heartbeat);
+        let (event, _) =
+            EventName::parse_envelope(r#"{"event": "reset_requested", "data": {}}"#).unwrap();
+        assert_eq!(event.permission(), Some(Permission::Moderate));
+    }
+
+    #[test]
+    fn frames_have_the_send_json_envelope() {
+        let frame: Value = serde_json::from_str(&server_frame(
+            "story_points_submitted",
+            json!({"story_points": 5}),
+        ))
+        .unwrap();
+        assert_eq!(
+            frame,
+            json!({"type": "send_json", "event": "story_points_submitted", "data": {"story_points": 5}})
+        );
+    }
+}

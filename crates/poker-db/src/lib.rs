@@ -1,0 +1,40 @@
+//! Where planning-poker data lives: diesel schema and models, embedded migrations, and a
+//! [`Store`] over an r2d2 pool that speaks SQLite (the embedded default) or PostgreSQL through
+//! one code path, chosen by the database URL.
+
+pub mod connection;
+pub mod models;
+pub mod schema;
+pub mod store;
+
+pub use connection::{DatabaseUrl, DbConnection};
+pub use models::*;
+pub use store::{Store, TokenKind};
+
+/// What can go wrong in storage.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("bad database URL: {0}")]
+    BadUrl(String),
+    #[error("cannot connect: {0}")]
+    Connect(String),
+    #[error("database unavailable: {0}")]
+    Unavailable(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("query failed: {0}")]
+    Query(String),
+}
+
+impl From<diesel::result::Error> for DbError {
+    fn from(e: diesel::result::Error) -> Self {
+        match e {
+            diesel::result::Error::NotFound => DbError::NotFound,
+            other => DbError::Query(other.to_string()),
+        }
+    }
+}

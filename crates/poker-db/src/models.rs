@@ -1,0 +1,147 @@
+//! Rows as the rest of the server sees them.
+
+use chrono::NaiveDate;
+use diesel::prelude::*;
+use poker_core::Deck;
+
+use crate::schema::*;
+
+/// A user account (the password hash stays inside poker-db and auth).
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct User {
+    pub id: i64,
+    pub username: String,
+    pub can_vote: bool,
+    pub can_moderate: bool,
+    pub is_admin: bool,
+}
+
+/// A user with the stored password hash, for checking a login.
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = users)]
+pub struct UserCredentials {
+    #[diesel(embed)]
+    pub user: User,
+    pub password_hash: String,
+}
+
+/// What it takes to create a user (the password already hashed).
+#[derive(Debug, Clone)]
+pub struct NewUser {
+    pub username: String,
+    pub password_hash: String,
+    pub can_vote: bool,
+    pub can_moderate: bool,
+    pub is_admin: bool,
+}
+
+/// A poker session.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PokerSession {
+    pub id: i64,
+    pub name: String,
+    pub poker_date: NaiveDate,
+    pub active_story_id: Option<i64>,
+    pub deck: Deck,
+    pub secret_votes: bool,
+}
+
+#[derive(Debug, Clone, Queryable, Selectable)]
+#[diesel(table_name = poker_sessions)]
+pub(crate) struct SessionRow {
+    pub id: i64,
+    pub name: String,
+    pub poker_date: NaiveDate,
+    pub active_story_id: Option<i64>,
+    pub deck: String,
+    pub secret_votes: bool,
+}
+
+impl From<SessionRow> for PokerSession {
+    fn from(row: SessionRow) -> Self {
+        // The deck was validated when written; a row edited by hand falls back to the default.
+        let deck = serde_json::from_str(&row.deck).unwrap_or_else(|e| {
+            log::warn!(
+                "session {}: unreadable deck ({e}); using the default deck",
+                row.id
+            );
+            Deck::default()
+        });
+        PokerSession {
+            id: row.id,
+            name: row.name,
+            poker_date: row.poker_date,
+            active_story_id: row.active_story_id,
+            deck,
+            secret_votes: row.secret_votes,
+        }
+    }
+}
+
+/// A session in a listing, with how many of its stories have no points yet.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SessionSummary {
+    pub session: PokerSession,
+    pub unpokered_stories: i64,
+}
+
+/// What it takes to create a poker session.
+#[derive(Debug, Clone)]
+pub struct NewSession {
+    pub name: String,
+    pub poker_date: NaiveDate,
+    pub deck: Deck,
+}
+
+/// A story to estimate.
+#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+#[diesel(table_name = stories)]
+pub struct Story {
+    pub id: i64,
+    pub poker_session_id: Option<i64>,
+    pub position: i64,
+    pub ticket_number: String,
+    pub title: String,
+    pub description: String,
+    pub story_points: Option<String>,
+}
+
+impl Story {
+    /// `"TICKET: Title"`, or `"TICKET"` when the title is empty.
+    pub fn label(&self) -> String {
+        poker_core::story_label(&self.ticket_number, &self.title)
+    }
+}
+
+/// What it takes to create a story (fields already validated and the description sanitized).
+#[derive(Debug, Clone)]
+pub struct NewStory {
+    pub ticket_number: String,
+    pub title: String,
+    pub description: String,
+}
+
+/// One vote on a story, with the voter's name, in the order votes were first cast.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct VoteRow {
+    pub user_id: i64,
+    pub username: String,
+    pub choice: String,
+}
+
+/// What a live session needs from storage when it starts.
+#[derive(Debug, Clone)]
+pub struct LiveState {
+    pub session: PokerSession,
+    pub active: Option<(Story, Vec<VoteRow>)>,
+}
+
+/// The outcome of `next_story_requested`.
+#[derive(Debug, Clone)]
+pub enum NextStory {
+    /// This story is now active (its votes so far with it).
+    Active(Story, Vec<VoteRow>),
+    /// No story without points is left: the session has ended and has no active story.
+    Ended,
+}

@@ -1,0 +1,78 @@
+//! The diesel schema, written by hand to match both migration folders.
+
+diesel::table! {
+    users (id) {
+        id -> BigInt,
+        username -> Text,
+        password_hash -> Text,
+        can_vote -> Bool,
+        can_moderate -> Bool,
+        is_admin -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    tokens (id) {
+        id -> BigInt,
+        user_id -> BigInt,
+        token_hash -> Text,
+        kind -> Text,
+        created_at -> BigInt,
+        expires_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    poker_sessions (id) {
+        id -> BigInt,
+        name -> Text,
+        poker_date -> Date,
+        active_story_id -> Nullable<BigInt>,
+        deck -> Text,
+        secret_votes -> Bool,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    stories (id) {
+        id -> BigInt,
+        poker_session_id -> Nullable<BigInt>,
+        position -> BigInt,
+        ticket_number -> Text,
+        title -> Text,
+        description -> Text,
+        story_points -> Nullable<Text>,
+    }
+}
+
+diesel::table! {
+    votes (id) {
+        id -> BigInt,
+        story_id -> BigInt,
+        user_id -> BigInt,
+        choice -> Text,
+    }
+}
+
+diesel::table! {
+    settings (key) {
+        key -> Text,
+        value -> Text,
+    }
+}
+
+diesel::joinable!(tokens -> users (user_id));
+diesel::joinable!(votes -> users (user_id));
+diesel::joinable!(votes -> stories (story_id));
+diesel::joinable!(stories -> poker_sessions (poker_session_id));
+
+diesel::allow_tables_to_appear_in_same_query!(
+    users,
+    tokens,
+    poker_sessions,
+    stories,
+    votes,
+    settings
+);

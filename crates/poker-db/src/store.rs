@@ -1,0 +1,515 @@
+//! The store: every query the server makes, over a pool, written once for both backends.
+//!
+//! All methods block; the server calls them off its async threads (`web::block`).
+
+use diesel::connection::SimpleConnection;
+use diesel::dsl::{count_star, max};
+use diesel::prelude::*;
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+
+use crate::connection::{pool, DatabaseUrl, DbConnection, Pool};
+use crate::models::*;
+use crate::schema::*;
+use crate::DbError;
+
+/// The kind of a stored token.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKind {
+    /// Behind the login cookie.
+    Login,
+    /// A bearer token for scripts.
+    Api,
+}
+
+impl TokenKind {
+    fn as_str(self) -> &'static str {
+        match self {
+            TokenKind::Login => "login",
+            TokenKind::Api => "api",
+        }
+    }
+}
+
+/// Handle to the database; cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pool: Pool,
+    url: DatabaseUrl,
+}
+
+type Conn = r2d2::PooledConnection<crate::connection::Manager>;
+
+/// Runs `f` in a write transaction. SQLite's is `BEGIN IMMEDIATE`, so concurrent writers wait on
+/// the busy timeout instead of failing when a read lock cannot be upgraded.
+fn write_tx<T>(
+    conn: &mut DbConnection,
+    f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
+) -> Result<T, DbError> {
+    if matches!(conn, DbConnection::Sqlite(_)) {
+        conn.batch_execute("BEGIN IMMEDIATE")?;
+        match f(conn) {
+            Ok(value) => {
+                conn.batch_execute("COMMIT")?;
+                Ok(value)
+            }
+            Err(e) => {
+                if let Err(rollback) = conn.batch_execute("ROLLBACK") {
+                    log::error!("rollback failed: {rollback}");
+                }
+                Err(e)
+            }
+        }
+    } else {
+        conn.transaction(f)
+    }
+}
+
+fn now() -> i64 {
+    chrono::Utc::now().timestamp()
+}
+
+fn conflict(e: DieselError, what: &str) -> DbError {
+    match e {
+        DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
+            DbError::Conflict(what.to_string())
+        }
+        other => other.into(),
+    }
+}
+
+impl Store {
+    /// Opens the database named by `url`, applying pending migrations first.
+    pub fn open(url: &str, pool_size: u32) -> Result<Store, DbError> {
+        let url = DatabaseUrl::parse(url)?;
+        let applied = url.migrate()?;
+        for name in applied {
+            log::info!("applied migration {name}");
+        }
+        let pool = pool(&url, pool_size)?;
+        Ok(Store { pool, url })
+    }
+
+    fn conn(&self) -> Result<Conn, DbError> {
+        self.pool
+            .get()
+            .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// `sqlite` or `postgres`.
+    pub fn backend(&self) -> &'static str {
+        self.url.backend()
+    }
+
+    /// Answers when the database does.
+    pub fn ping(&self) -> Result<(), DbError> {
+        self.conn()?
+            .batch_execute("SELECT 1")
+            .map_err(DbError::from)
+    }
+
+    // ---- users ----
+
+    pub fn count_users(&self) -> Result<i64, DbError> {
+        Ok(users::table
+            .select(count_star())
+            .first(&mut *self.conn()?)?)
+    }
+
+    /// Creates a user; `Conflict` when the username is taken.
+    pub fn create_user(&self, new: &NewUser) -> Result<User, DbError> {
+        let conn = &mut *self.conn()?;
+        let id: i64 = diesel::insert_into(users::table)
+            .values((
+                users::username.eq(&new.username),
+                users::password_hash.eq(&new.password_hash),
+                users::can_vote.eq(new.can_vote),
+                users::can_moderate.eq(new.can_moderate),
+                users::is_admin.eq(new.is_admin),
+                users::created_at.eq(now()),
+            ))
+            .returning(users::id)
+            .get_result(conn)
+            .map_err(|e| conflict(e, "a user with this username exists"))?;
+        Ok(User {
+            id,
+            username: new.username.clone(),
+            can_vote: new.can_vote,
+            can_moderate: new.can_moderate,
+            is_admin: new.is_admin,
+        })
+    }
+
+    pub fn list_users(&self) -> Result<Vec<User>, DbError> {
+        Ok(users::table
+            .order(users::id)
+            .select(User::as_select())
+            .load(&mut *self.conn()?)?)
+    }
+
+    pub fn user(&self, id: i64) -> Result<Option<User>, DbError> {
+        Ok(users::table
+            .find(id)
+            .select(User::as_select())
+            .first(&mut *self.conn()?)
+            .optional()?)
+    }
+
+    /// The user and password hash for a login attempt.
+    pub fn credentials(&self, username: &str) -> Result<Option<UserCredentials>, DbError> {
+        Ok(users::table
+            .filter(users::username.eq(username))
+            .select(UserCredentials::as_select())
+            .first(&mut *self.conn()?)
+            .optional()?)
+    }
+
+    // ---- tokens ----
+
+    pub fn insert_token(
+        &self,
+        user_id: i64,
+        token_hash: &str,
+        kind: TokenKind,
+        expires_at: Option<i64>,
+    ) -> Result<(), DbError> {
+        diesel::insert_into(tokens::table)
+            .values((
+                tokens::user_id.eq(user_id),
+                tokens::token_hash.eq(token_hash),
+                tokens::kind.eq(kind.as_str()),
+                tokens::created_at.eq(now()),
+                tokens::expires_at.eq(expires_at),
+            ))
+            .execute(&mut *self.conn()?)?;
+        Ok(())
+    }
+
+    /// The user a token belongs to, if the token exists and has not expired.
+    pub fn user_by_token(&self, token_hash: &str) -> Result<Option<User>, DbError> {
+        Ok(tokens::table
+            .inner_join(users::table)
+            .filter(tokens::token_hash.eq(token_hash))
+            .filter(
+                tokens::expires_at
+                    .is_null()
+                    .or(tokens::expires_at.gt(now())),
+            )
+            .select(User::as_select())
+            .first(&mut *self.conn()?)
+            .optional()?)
+    }
+
+    pub fn delete_token(&self, token_hash: &str) -> Result<(), DbError> {
+        diesel::delete(tokens::table.filter(tokens::token_hash.eq(token_hash)))
+            .execute(&mut *self.conn()?)?;
+        Ok(())
+    }
+
+    // ---- settings ----
+
+    /// A stored server setting, created with `make()` the first time it is asked for.
+    pub fn setting_or_insert(
+        &self,
+        key: &str,
+        make: impl FnOnce() -> String,
+    ) -> Result<String, DbError> {
+        let conn = &mut *self.conn()?;
+        write_tx(conn, |conn| {
+            let existing: Option<String> = settings::table
+                .find(key)
+                .select(settings::value)
+                .first(conn)
+                .optional()?;
+            if let Some(value) = existing {
+                return Ok(value);
+            }
+            let value = make();
+            diesel::insert_into(settings::table)
+                .values((settings::key.eq(key), settings::value.eq(&value)))
+                .execute(conn)?;
+            Ok(value)
+        })
+    }
+
+    // ---- poker sessions ----
+
+    pub fn create_session(&self, new: &NewSession) -> Result<PokerSession, DbError> {
+        let deck = serde_json::to_string(&new.deck).map_err(|e| DbError::Query(e.to_string()))?;
+        let id: i64 = diesel::insert_into(poker_sessions::table)
+            .values((
+                poker_sessions::name.eq(&new.name),
+                poker_sessions::poker_date.eq(new.poker_date),
+                poker_sessions::deck.eq(deck),
+                poker_sessions::secret_votes.eq(true),
+                poker_sessions::created_at.eq(now()),
+            ))
+            .returning(poker_sessions::id)
+            .get_result(&mut *self.conn()?)?;
+        Ok(PokerSession {
+            id,
+            name: new.name.clone(),
+            poker_date: new.poker_date,
+            active_story_id: None,
+            deck: new.deck.clone(),
+            secret_votes: true,
+        })
+    }
+
+    pub fn session(&self, id: i64) -> Result<Option<PokerSession>, DbError> {
+        Ok(session_row(&mut *self.conn()?, id)?.map(PokerSession::from))
+    }
+
+    /// Sessions, newest poker date first; with `open_only`, only those with stories left to estimate.
+    pub fn list_sessions(&self, open_only: bool) -> Result<Vec<SessionSummary>, DbError> {
+        let conn = &mut *self.conn()?;
+        let rows: Vec<SessionRow> = poker_sessions::table
+            .order((poker_sessions::poker_date.desc(), poker_sessions::id.desc()))
+            .select(SessionRow::as_select())
+            .load(conn)?;
+        let counts: Vec<(Option<i64>, i64)> = stories::table
+            .filter(stories::story_points.is_null())
+            .filter(stories::poker_session_id.is_not_null())
+            .group_by(stories::poker_session_id)
+            .select((stories::poker_session_id, count_star()))
+            .load(conn)?;
+        let count_of = |id: i64| {
+            counts
+                .iter()
+                .find(|(s, _)| *s == Some(id))
+                .map_or(0, |(_, n)| *n)
+        };
+        Ok(rows
+            .into_iter()
+            .map(|row| {
+                let unpokered_stories = count_of(row.id);
+                SessionSummary {
+                    session: row.into(),
+                    unpokered_stories,
+                }
+            })
+            .filter(|s| !open_only || s.unpokered_stories > 0)
+            .collect())
+    }
+
+    // ---- stories ----
+
+    /// Appends a story to a session; `NotFound` when the session does not exist.
+    pub fn create_story(&self, session_id: i64, new: &NewStory) -> Result<Story, DbError> {
+        let conn = &mut *self.conn()?;
+        write_tx(conn, |conn| {
+            session_row(conn, session_id)?.ok_or(DbError::NotFound)?;
+            let last: Option<i64> = stories::table
+                .filter(stories::poker_session_id.eq(session_id))
+                .select(max(stories::position))
+                .first(conn)?;
+            let position = last.map_or(0, |p| p + 1);
+            let id: i64 = diesel::insert_into(stories::table)
+                .values((
+                    stories::poker_session_id.eq(Some(session_id)),
+                    stories::position.eq(position),
+                    stories::ticket_number.eq(&new.ticket_number),
+                    stories::title.eq(&new.title),
+                    stories::description.eq(&new.description),
+                ))
+                .returning(stories::id)
+                .get_result(conn)?;
+            Ok(Story {
+                id,
+                poker_session_id: Some(session_id),
+                position,
+                ticket_number: new.ticket_number.clone(),
+                title: new.title.clone(),
+                description: new.description.clone(),
+                story_points: None,
+            })
+        })
+    }
+
+    /// A session's stories in order.
+    pub fn stories(&self, session_id: i64) -> Result<Vec<Story>, DbError> {
+        session_stories(&mut *self.conn()?, session_id)
+    }
+
+    pub fn story(&self, id: i64) -> Result<Option<Story>, DbError> {
+        Ok(stories::table
+            .find(id)
+            .select(Story::as_select())
+            .first(&mut *self.conn()?)
+            .optional()?)
+    }
+
+    // ---- the live session ----
+
+    /// The session with its active story and that story's votes, as a live session starts from.
+    pub fn live_state(&self, session_id: i64) -> Result<Option<LiveState>, DbError> {
+        let conn = &mut *self.conn()?;
+        let Some(row) = session_row(conn, session_id)? else {
+            return Ok(None);
+        };
+        let session = PokerSession::from(row);
+        let active = match session.active_story_id {
+            Some(story_id) => {
+                let story: Option<Story> = stories::table
+                    .find(story_id)
+                    .select(Story::as_select())
+                    .first(conn)
+                    .optional()?;
+                match story {
+                    Some(story) => Some((story, story_votes(conn, story_id)?)),
+                    None => None,
+                }
+            }
+            None => None,
+        };
+        Ok(Some(LiveState { session, active }))
+    }
+
+    /// A story's votes in the order they were first cast, with voter names.
+    pub fn votes(&self, story_id: i64) -> Result<Vec<VoteRow>, DbError> {
+        story_votes(&mut *self.conn()?, story_id)
+    }
+
+    /// Records a user's vote, replacing any earlier vote of theirs on the story (it keeps its place).
+    pub fn cast_vote(&self, story_id: i64, user_id: i64, choice: &str) -> Result<(), DbError> {
+        let conn = &mut *self.conn()?;
+        write_tx(conn, |conn| {
+            let updated = diesel::update(
+                votes::table
+                    .filter(votes::story_id.eq(story_id))
+                    .filter(votes::user_id.eq(user_id)),
+            )
+            .set(votes::choice.eq(choice))
+            .execute(conn)?;
+            if updated == 0 {
+                diesel::insert_into(votes::table)
+                    .values((
+                        votes::story_id.eq(story_id),
+                        votes::user_id.eq(user_id),
+                        votes::choice.eq(choice),
+                    ))
+                    .execute(conn)?;
+            }
+            Ok(())
+        })
+    }
+
+    /// Deletes every vote on a story.
+    pub fn clear_votes(&self, story_id: i64) -> Result<(), DbError> {
+        diesel::delete(votes::table.filter(votes::story_id.eq(story_id)))
+            .execute(&mut *self.conn()?)?;
+        Ok(())
+    }
+
+    /// Sets a story's points and returns its session's stories in order.
+    pub fn set_story_points(&self, story_id: i64, points: &str) -> Result<Vec<Story>, DbError> {
+        let conn = &mut *self.conn()?;
+        write_tx(conn, |conn| {
+            let session_id: Option<i64> = diesel::update(stories::table.find(story_id))
+                .set(stories::story_points.eq(Some(points)))
+                .returning(stories::poker_session_id)
+                .get_result(conn)
+                .optional()?
+                .ok_or(DbError::NotFound)?;
+            match session_id {
+                Some(id) => session_stories(conn, id),
+                None => Ok(Vec::new()),
+            }
+        })
+    }
+
+    /// Makes a story of this session the active one; `None` when it is not one of the session's.
+    pub fn activate_story(
+        &self,
+        session_id: i64,
+        story_id: i64,
+    ) -> Result<Option<(Story, Vec<VoteRow>)>, DbError> {
+        let conn = &mut *self.conn()?;
+        write_tx(conn, |conn| {
+            let story: Option<Story> = stories::table
+                .find(story_id)
+                .filter(stories::poker_session_id.eq(session_id))
+                .select(Story::as_select())
+                .first(conn)
+                .optional()?;
+            let Some(story) = story else {
+                return Ok(None);
+            };
+            set_active(conn, session_id, Some(story_id))?;
+            let votes = story_votes(conn, story_id)?;
+            Ok(Some((story, votes)))
+        })
+    }
+
+    /// Moves to the first story after the active one (by position) that has no points, or ends
+    /// the session (no active story) when none is left.
+    pub fn advance(&self, session_id: i64) -> Result<NextStory, DbError> {
+        let conn = &mut *self.conn()?;
+        write_tx(conn, |conn| {
+            let row = session_row(conn, session_id)?.ok_or(DbError::NotFound)?;
+            let stories = session_stories(conn, session_id)?;
+            let start = row
+                .active_story_id
+                .and_then(|active| stories.iter().position(|s| s.id == active))
+                .map_or(0, |i| i + 1);
+            let next = stories
+                .into_iter()
+                .skip(start)
+                .find(|s| s.story_points.is_none());
+            match next {
+                Some(story) => {
+                    set_active(conn, session_id, Some(story.id))?;
+                    let votes = story_votes(conn, story.id)?;
+                    Ok(NextStory::Active(story, votes))
+                }
+                None => {
+                    set_active(conn, session_id, None)?;
+                    Ok(NextStory::Ended)
+                }
+            }
+        })
+    }
+}
+
+fn session_row(conn: &mut DbConnection, id: i64) -> Result<Option<SessionRow>, DbError> {
+    Ok(poker_sessions::table
+        .find(id)
+        .select(SessionRow::as_select())
+        .first(conn)
+        .optional()?)
+}
+
+fn session_stories(conn: &mut DbConnection, session_id: i64) -> Result<Vec<Story>, DbError> {
+    Ok(stories::table
+        .filter(stories::poker_session_id.eq(session_id))
+        .order((stories::position.asc(), stories::id.asc()))
+        .select(Story::as_select())
+        .load(conn)?)
+}
+
+fn story_votes(conn: &mut DbConnection, story_id: i64) -> Result<Vec<VoteRow>, DbError> {
+    let rows: Vec<(i64, String, String)> = votes::table
+        .inner_join(users::table)
+        .filter(votes::story_id.eq(story_id))
+        .order(votes::id.asc())
+        .select((votes::user_id, users::username, votes::choice))
+        .load(conn)?;
+    Ok(rows
+        .into_iter()
+        .map(|(user_id, username, choice)| VoteRow {
+            user_id,
+            username,
+            choice,
+        })
+        .collect())
+}
+
+fn set_active(
+    conn: &mut DbConnection,
+    session_id: i64,
+    story_id: Option<i64>,
+) -> Result<(), DbError> {
+    diesel::update(poker_sessions::table.find(session_id))
+        .set(poker_sessions::active_story_id.eq(story_id))
+        .execute(conn)?;
+    Ok(())
+}

@@ -1,0 +1,134 @@
+//! The planning-poker server: actors for live sessions, the WebSocket endpoint, the REST API,
+//! authentication and operations endpoints, put together by [`serve`].
+
+pub mod api;
+pub mod auth;
+pub mod error;
+pub mod live;
+pub mod ops;
+pub mod settings;
+pub mod setup;
+pub mod ws;
+
+use std::sync::Arc;
+
+use actix::prelude::*;
+use actix_web::{middleware, web, App, HttpResponse, HttpServer};
+use poker_db::Store;
+
+use crate::auth::CookieSettings;
+use crate::error::ApiError;
+use crate::live::registry::SessionRegistry;
+use crate::live::LiveConfig;
+pub use crate::settings::Settings;
+
+/// What every request handler shares.
+pub struct AppState {
+    pub store: Store,
+    pub settings: Arc<Settings>,
+    pub cookies: CookieSettings,
+    pub registry: Addr<SessionRegistry>,
+    pub live: Arc<LiveConfig>,
+}
+
+/// Why the server could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum StartError {
+    #[error(transparent)]
+    Database(#[from] poker_db::DbError),
+    #[error("{0}")]
+    Config(String),
+    #[error("cannot listen on {addr}: {source}")]
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Io(#[from] std::io::Error),
+}
+
+/// Opens (and migrates) the configured database.
+pub fn open_store(settings: &Settings) -> Result<Store, StartError> {
+    Ok(Store::open(
+        &settings.database_url,
+        settings.database_pool_size,
+    )?)
+}
+
+async fn not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::NotFound("no such page or endpoint".into()))
+}
+
+async fn index() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("text/html; charset=utf-8")
+        .body(include_str!("../assets/index.html"))
+}
+
+/// Runs the server until it is stopped. Prints `planning-poker listening on http://ADDR` once
+/// the socket is bound (tests and scripts wait for that line).
+pub async fn serve(settings: Settings) -> Result<(), StartError> {
+    let settings = Arc::new(settings);
+    let store = {
+        let settings = settings.clone();
+        web::block(move || -> Result<Store, StartError> {
+            let store = open_store(&settings)?;
+            setup::ensure_admin(&store, &settings.admin_password).map_err(StartError::Config)?;
+            Ok(store)
+        })
+        .await
+        .map_err(|e| StartError::Config(e.to_string()))??
+    };
+    let cookies = {
+        let (store, settings) = (store.clone(), settings.clone());
+        web::block(move || {
+            CookieSettings::load(
+                &store,
+                &settings.cookie_key,
+                settings.cookie_secure,
+                settings.login_days,
+            )
+        })
+        .await
+        .map_err(|e| StartError::Config(e.to_string()))?
+        .map_err(StartError::Config)?
+    };
+    let live = Arc::new(LiveConfig {
+        client_timeout: settings.client_timeout(),
+        ping_interval: settings.ping_interval(),
+        end_redirect_url: settings.session_end_redirect_url.clone(),
+    });
+    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
+    let registry = SessionRegistry::new(store.clone(), (*live).clone(), threads).start();
+    let state = web::Data::new(AppState {
+        store: store.clone(),
+        settings: settings.clone(),
+        cookies,
+        registry,
+        live,
+    });
+
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(api::body::json_config())
+            .wrap(middleware::Logger::new("%a \"%r\" %s %b %Dms").exclude("/healthz"))
+            .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+            .configure(ops::routes)
+            .configure(api::routes)
+            .configure(ws::routes)
+            .route("/", web::get().to(index))
+            .default_service(web::to(not_found))
+    })
+    .bind(&settings.bind)
+    .map_err(|source| StartError::Bind {
+        addr: settings.bind.clone(),
+        source,
+    })?;
+    for addr in server.addrs() {
+        println!("planning-poker listening on http://{addr}");
+    }
+    log::info!("database: {}", store.backend());
+    server.run().await?;
+    Ok(())
+}

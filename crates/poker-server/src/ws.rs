@@ -1,0 +1,102 @@
+//! `GET /ws/poker/{session_id}/`: checks origin, identity and session, then hands the socket to
+//! a `Participant` actor.
+
+use std::sync::Arc;
+
+use actix_web::http::header;
+use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web_actors::ws;
+
+use crate::api::sessions::parse_id;
+use crate::auth::identify;
+use crate::error::{blocking, ApiError};
+use crate::live::messages::SocketUser;
+use crate::live::participant::{Participant, MAX_FRAME_BYTES};
+use crate::AppState;
+
+/// Whether the request's `Origin` (if any) is the server's own host or an allowed origin.
+fn origin_allowed(req: &HttpRequest, allowed: &[String]) -> bool {
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        // Scripts and other servers send no Origin; browsers always do.
+        return true;
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    let origin = origin.trim_end_matches('/');
+    if allowed
+        .iter()
+        .any(|a| a == "*" || a.trim_end_matches('/').eq_ignore_ascii_case(origin))
+    {
+        return true;
+    }
+    let Ok(url) = url::Url::parse(origin) else {
+        return false;
+    };
+    let Some(host) = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+    else {
+        return false;
+    };
+    let origin_host = match (url.host_str(), url.port()) {
+        (Some(h), Some(p)) => format!("{h}:{p}"),
+        (Some(h), None) => h.to_string(),
+        _ => return false,
+    };
+    // The Host header carries no port when it is the scheme's default.
+    let default_port = url
+        .port_or_known_default()
+        .map(|p| format!(":{p}"))
+        .unwrap_or_default();
+    origin_host.eq_ignore_ascii_case(host)
+        || format!("{origin_host}{default_port}").eq_ignore_ascii_case(host)
+        || origin_host.eq_ignore_ascii_case(&format!("{host}{default_port}"))
+}
+
+/// The WebSocket handshake.
+pub async fn connect(
+    req: HttpRequest,
+    stream: web::Payload,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    let session_id = parse_id(&path, "session")?;
+    if !origin_allowed(&req, &state.settings.allowed_origins) {
+        log::info!("session {session_id}: refused a socket from a foreign origin");
+        return Err(ApiError::Forbidden(
+            "this origin may not open sockets here".into(),
+        ));
+    }
+    let identity = identify(&req, &state)
+        .await?
+        .ok_or_else(ApiError::login_required)?;
+    let store = state.store.clone();
+    let exists = blocking(move || Ok(store.session(session_id)?.is_some())).await?;
+    if !exists {
+        return Err(ApiError::NotFound(format!("no session {session_id}")));
+    }
+    let user = identity.user;
+    let participant = Participant::new(
+        session_id,
+        SocketUser {
+            id: user.id,
+            name: user.username,
+            can_vote: user.can_vote,
+            can_moderate: user.can_moderate,
+        },
+        state.registry.clone(),
+        Arc::clone(&state.live),
+    );
+    ws::WsResponseBuilder::new(participant, &req, stream)
+        .frame_size(MAX_FRAME_BYTES)
+        .start()
+        .map_err(|e| ApiError::BadRequest(format!("expected a WebSocket upgrade: {e}")))
+}
+
+/// Registers the socket route, with and without the trailing slash.
+pub fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.route("/ws/poker/{session_id}/", web::get().to(connect))
+        .route("/ws/poker/{session_id}", web::get().to(connect));
+}

@@ -1,0 +1,122 @@
+//! `planning-poker`: parse the command line, load the settings, call into the crates.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use poker_server::setup::{self, Rights};
+use poker_server::{open_store, Settings};
+
+/// A realtime planning-poker server (WebSocket + REST, SQLite or PostgreSQL).
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    /// A TOML file of settings, read after config/default.toml and before the environment.
+    #[arg(long, short, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the server (the default). On an empty database, creates the user `admin`.
+    Serve,
+    /// Manage users.
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Add a demo session with four stories and three users (passwords printed) to try at once.
+    Demo,
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create a user; the password is generated and printed unless given.
+    Create(CreateUser),
+}
+
+#[derive(Args)]
+struct CreateUser {
+    /// The login name (1–150 characters).
+    username: String,
+    /// The password; read from POKER_PASSWORD if set, else generated and printed.
+    #[arg(long, env = "POKER_PASSWORD", hide_env_values = true)]
+    password: Option<String>,
+    /// May vote.
+    #[arg(long)]
+    vote: bool,
+    /// May moderate (reset votes, set points, move between stories).
+    #[arg(long)]
+    moderate: bool,
+    /// May manage users, sessions and stories over the REST API.
+    #[arg(long)]
+    admin: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
+    let settings = match Settings::load(cli.config.as_deref()) {
+        Ok(settings) => settings,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Serve) {
+        Command::Serve => actix_web::rt::System::new()
+            .block_on(poker_server::serve(settings))
+            .map_err(|e| e.to_string()),
+        Command::User(UserCommand::Create(args)) => create_user(&settings, args),
+        Command::Demo => demo(&settings),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn create_user(settings: &Settings, args: CreateUser) -> Result<(), String> {
+    let store = open_store(settings).map_err(|e| e.to_string())?;
+    let (password, generated) = match args.password {
+        Some(p) => (p, false),
+        None => (setup::generate_password(), true),
+    };
+    let rights = Rights {
+        can_vote: args.vote,
+        can_moderate: args.moderate,
+        is_admin: args.admin,
+    };
+    let user = setup::create_user(&store, &args.username, &password, rights)?;
+    if generated {
+        println!(
+            "Created user {} (id {}) with password: {password}",
+            user.username, user.id
+        );
+    } else {
+        println!("Created user {} (id {})", user.username, user.id);
+    }
+    Ok(())
+}
+
+fn demo(settings: &Settings) -> Result<(), String> {
+    let store = open_store(settings).map_err(|e| e.to_string())?;
+    setup::ensure_admin(&store, &settings.admin_password)?;
+    let demo = setup::demo(&store)?;
+    println!(
+        "Demo session {} is ready, with four stories. Users:",
+        demo.session_id
+    );
+    for (name, password, role) in &demo.users {
+        println!("  {name:<12} {password}  ({role})");
+    }
+    println!("Start the server, log in as carol to moderate and as alice and bob to vote;");
+    println!(
+        "their sockets go to ws://{}/ws/poker/{}/",
+        settings.bind, demo.session_id
+    );
+    Ok(())
+}
