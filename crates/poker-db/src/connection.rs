@@ -62,9 +62,11 @@ impl DatabaseUrl {
                     .map_err(|e| DbError::Connect(format!("SQLite {}: {e}", path.display())))?;
                 // WAL lets readers work beside the writer; the busy timeout makes writers queue
                 // instead of failing; foreign keys are off by default in SQLite.
+                // The busy timeout goes first so that pool connections opening together queue
+                // for the lock that switching to WAL takes.
                 conn.batch_execute(
-                    "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 10000;",
+                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
                 )?;
                 Ok(DbConnection::Sqlite(conn))
             }
