@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Build dependencies that a fresh Debian machine may lack: pkg-config and OpenSSL headers, which
+# the bundled libpq (pq-sys) builds against. SQLite and libpq themselves are built from source.
+set -euo pipefail
+
+missing=()
+command -v pkg-config >/dev/null 2>&1 || missing+=(pkg-config)
+pkg-config --exists openssl 2>/dev/null || missing+=(libssl-dev)
+command -v cc >/dev/null 2>&1 || missing+=(gcc)
+
+if [ ${#missing[@]} -gt 0 ]; then
+    echo "==> installing build dependencies: ${missing[*]}"
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
