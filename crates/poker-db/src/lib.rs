@@ -2,11 +2,15 @@
 //! [`Store`] over an r2d2 pool that speaks SQLite (the embedded default) or PostgreSQL through
 //! one code path, chosen by the database URL.
 
+pub mod admin;
 pub mod connection;
 pub mod models;
 pub mod schema;
 pub mod store;
 
+pub use admin::{
+    ExportRow, ReorderError, SessionPatch, StoryEdit, StoryPatch, StoryRemoval, UserPatch,
+};
 pub use connection::{DatabaseUrl, DbConnection};
 pub use models::*;
 pub use store::{Store, TokenKind};

@@ -41,7 +41,7 @@ type Conn = r2d2::PooledConnection<crate::connection::Manager>;
 
 /// Runs `f` in a write transaction. SQLite's is `BEGIN IMMEDIATE`, so concurrent writers wait on
 /// the busy timeout instead of failing when a read lock cannot be upgraded.
-fn write_tx<T>(
+pub(crate) fn write_tx<T>(
     conn: &mut DbConnection,
     f: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
 ) -> Result<T, DbError> {
@@ -89,7 +89,7 @@ impl Store {
         Ok(Store { pool, url })
     }
 
-    fn conn(&self) -> Result<Conn, DbError> {
+    pub(crate) fn conn(&self) -> Result<Conn, DbError> {
         self.pool
             .get()
             .map_err(|e| DbError::Unavailable(e.to_string()))
@@ -470,7 +470,7 @@ impl Store {
     }
 }
 
-fn session_row(conn: &mut DbConnection, id: i64) -> Result<Option<SessionRow>, DbError> {
+pub(crate) fn session_row(conn: &mut DbConnection, id: i64) -> Result<Option<SessionRow>, DbError> {
     Ok(poker_sessions::table
         .find(id)
         .select(SessionRow::as_select())
@@ -478,7 +478,10 @@ fn session_row(conn: &mut DbConnection, id: i64) -> Result<Option<SessionRow>, D
         .optional()?)
 }
 
-fn session_stories(conn: &mut DbConnection, session_id: i64) -> Result<Vec<Story>, DbError> {
+pub(crate) fn session_stories(
+    conn: &mut DbConnection,
+    session_id: i64,
+) -> Result<Vec<Story>, DbError> {
     Ok(stories::table
         .filter(stories::poker_session_id.eq(session_id))
         .order((stories::position.asc(), stories::id.asc()))
@@ -503,7 +506,7 @@ fn story_votes(conn: &mut DbConnection, story_id: i64) -> Result<Vec<VoteRow>, D
         .collect())
 }
 
-fn set_active(
+pub(crate) fn set_active(
     conn: &mut DbConnection,
     session_id: i64,
     story_id: Option<i64>,

@@ -23,8 +23,8 @@ pub enum ApiError {
     PayloadTooLarge(String),
     #[error("{0}")]
     UnsupportedMediaType(String),
-    #[error("{0}")]
-    Invalid(FieldError),
+    #[error("{field}: {message}")]
+    Invalid { field: String, message: String },
     #[error("{0}")]
     Unavailable(String),
     #[error("{0}")]
@@ -41,7 +41,7 @@ impl ApiError {
             ApiError::Conflict(_) => "conflict",
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
-            ApiError::Invalid(_) => "invalid",
+            ApiError::Invalid { .. } => "invalid",
             ApiError::Unavailable(_) => "unavailable",
             ApiError::Internal(_) => "internal",
         }
@@ -49,7 +49,15 @@ impl ApiError {
 
     /// A 422 naming the offending field.
     pub fn invalid(field: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Invalid(FieldError::new(field, message))
+        Self::invalid_field(field.to_string(), message)
+    }
+
+    /// A 422 naming a field known only at run time (a path like `stories[2].title`).
+    pub fn invalid_field(field: String, message: impl Into<String>) -> Self {
+        ApiError::Invalid {
+            field,
+            message: message.into(),
+        }
     }
 
     pub fn login_required() -> Self {
@@ -67,7 +75,7 @@ impl ResponseError for ApiError {
             ApiError::Conflict(_) => StatusCode::CONFLICT,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            ApiError::Invalid(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
@@ -75,9 +83,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let mut error = json!({"code": self.code(), "message": self.to_string()});
-        if let ApiError::Invalid(field_error) = self {
-            error["field"] = json!(field_error.field);
-            error["message"] = json!(field_error.message);
+        if let ApiError::Invalid { field, message } = self {
+            error["field"] = json!(field);
+            error["message"] = json!(message);
         }
         HttpResponse::build(self.status_code()).json(json!({ "error": error }))
     }
@@ -85,7 +93,7 @@ impl ResponseError for ApiError {
 
 impl From<FieldError> for ApiError {
     fn from(e: FieldError) -> Self {
-        ApiError::Invalid(e)
+        ApiError::invalid(e.field, e.message)
     }
 }
 

@@ -13,8 +13,9 @@ pub mod ws;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use actix_web::{middleware, web, App, HttpResponse, HttpServer};
+use actix_web::{get, middleware, web, App, HttpResponse, HttpServer};
 use poker_db::Store;
+use utoipa_actix_web::AppExt;
 
 use crate::auth::CookieSettings;
 use crate::error::ApiError;
@@ -29,6 +30,15 @@ pub struct AppState {
     pub cookies: CookieSettings,
     pub registry: Addr<SessionRegistry>,
     pub live: Arc<LiveConfig>,
+}
+
+impl AppState {
+    /// Tells a live session (if any) about a change made over REST; it reaches the sockets
+    /// through the session's actor, in the session's one order.
+    pub fn notify(&self, session_id: i64, change: live::messages::Changed) {
+        self.registry
+            .do_send(live::messages::Notify { session_id, change });
+    }
 }
 
 /// Why the server could not start.
@@ -59,10 +69,21 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound("no such page or endpoint".into()))
 }
 
+/// The start page.
+#[utoipa::path(tag = "operations", responses((status = 200, content_type = "text/html", description = "The start page")))]
+#[get("/")]
 async fn index() -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .body(include_str!("../assets/index.html"))
+}
+
+/// Every route of the server, registered so that each lands in the OpenAPI document.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(index);
+    ops::routes(cfg);
+    api::routes(cfg);
+    ws::routes(cfg);
 }
 
 /// Runs the server until it is stopped. Prints `planning-poker listening on http://ADDR` once
@@ -109,7 +130,15 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     });
 
     let server = HttpServer::new(move || {
-        App::new()
+        let (app, doc) = App::new()
+            .into_utoipa_app()
+            .openapi(<api::docs::ApiDoc as utoipa::OpenApi>::openapi())
+            .configure(routes)
+            .split_for_parts();
+        let doc = doc
+            .to_json()
+            .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        app.app_data(web::Data::new(api::docs::OpenApiJson(doc)))
             .app_data(state.clone())
             .app_data(api::body::json_config())
             // The path only: a query string may carry `?token=`, which must not reach the logs.
@@ -119,10 +148,8 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
                     .exclude("/healthz"),
             )
             .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
-            .configure(ops::routes)
-            .configure(api::routes)
-            .configure(ws::routes)
-            .route("/", web::get().to(index))
+            // `/ws/poker/1/` and `/ws/poker/1` are the same route.
+            .wrap(middleware::NormalizePath::trim())
             .default_service(web::to(not_found))
     })
     .bind(&settings.bind)

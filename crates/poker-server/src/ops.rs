@@ -1,16 +1,20 @@
 //! Health and readiness for operators and load balancers.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, web, HttpResponse};
 use serde_json::json;
 
 use crate::AppState;
 
-/// `GET /healthz`: 200 while the process runs.
+/// 200 while the process runs.
+#[utoipa::path(tag = "operations", responses((status = 200, description = "The process runs")))]
+#[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// `GET /readyz`: 200 when the database answers, else 503.
+/// 200 when the database answers, else 503.
+#[utoipa::path(tag = "operations", responses((status = 200, description = "Ready"), (status = 503, description = "The database does not answer")))]
+#[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store.clone();
     let backend = store.backend();
@@ -25,7 +29,6 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     }
 }
 
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/healthz", web::get().to(healthz))
-        .route("/readyz", web::get().to(readyz));
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(healthz).service(readyz);
 }

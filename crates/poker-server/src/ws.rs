@@ -4,10 +4,10 @@
 use std::sync::Arc;
 
 use actix_web::http::header;
-use actix_web::{web, HttpRequest, HttpResponse};
+use actix_web::{get, web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
 
-use crate::api::sessions::parse_id;
+use crate::api::parse_id;
 use crate::auth::identify;
 use crate::error::{blocking, ApiError};
 use crate::live::messages::SocketUser;
@@ -55,7 +55,24 @@ fn origin_allowed(req: &HttpRequest, allowed: &[String]) -> bool {
         || origin_host.eq_ignore_ascii_case(&format!("{host}{default_port}"))
 }
 
-/// The WebSocket handshake.
+/// Opens the live socket of a session (PROTOCOL.md section 2); a trailing slash is allowed.
+/// Identity: the login cookie, `Authorization: Bearer`, or `?token=`.
+#[utoipa::path(
+    tag = "operations",
+    params(
+        ("session_id" = i64, Path, description = "The session's id"),
+        ("token" = Option<String>, Query, description = "A bearer token, for clients that cannot set headers"),
+    ),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade"),
+        (status = 401, description = "No valid identity"),
+        (status = 403, description = "The Origin is not allowed"),
+        (status = 404, description = "No such session"),
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[get("/ws/poker/{session_id}")]
 pub async fn connect(
     req: HttpRequest,
     stream: web::Payload,
@@ -95,8 +112,7 @@ pub async fn connect(
         .map_err(|e| ApiError::BadRequest(format!("expected a WebSocket upgrade: {e}")))
 }
 
-/// Registers the socket route, with and without the trailing slash.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.route("/ws/poker/{session_id}/", web::get().to(connect))
-        .route("/ws/poker/{session_id}", web::get().to(connect));
+/// Registers the socket route (the trailing slash is trimmed by the app's `NormalizePath`).
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(connect);
 }

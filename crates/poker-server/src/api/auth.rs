@@ -1,23 +1,42 @@
 //! Logging in and out, the current user, and bearer tokens.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{get, post, web, HttpResponse};
 use poker_db::TokenKind;
-use serde_json::{json, Value};
+use serde::Deserialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::body::Body;
-use super::views;
+use super::body::{parse, required};
+use super::views::{ErrorBody, LoginView, TokenView, UserView};
 use crate::auth::{issue_token, verify_password, Identity};
 use crate::error::{blocking, ApiError};
 use crate::AppState;
 
-/// `POST /api/auth/login`: checks the password and sets the login cookie.
+/// Credentials.
+#[derive(Deserialize, ToSchema)]
+pub struct LoginBody {
+    username: Option<String>,
+    password: Option<String>,
+}
+
+/// Checks the password and sets the login cookie (signed, HttpOnly, SameSite=Lax).
+#[utoipa::path(
+    tag = "auth",
+    request_body = LoginBody,
+    responses(
+        (status = 200, body = LoginView, description = "Logged in; the cookie is set"),
+        (status = 401, body = ErrorBody, description = "Wrong username or password"),
+        (status = 422, body = ErrorBody, description = "A field is missing or of the wrong type"),
+    )
+)]
+#[post("/api/auth/login")]
 pub async fn login(
     state: web::Data<AppState>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let body = Body::new(body.into_inner())?;
-    let username = body.string("username")?;
-    let password = body.string("password")?;
+    let body: LoginBody = parse(body.into_inner())?;
+    let username = required(body.username, "username")?;
+    let password = required(body.password, "password")?;
     let store = state.store.clone();
     let days = state.cookies.login_days;
     let found = blocking(move || {
@@ -37,10 +56,18 @@ pub async fn login(
     log::info!("user {} ({}) logged in", user.id, user.username);
     Ok(HttpResponse::Ok()
         .cookie(state.cookies.login_cookie(&token))
-        .json(json!({ "user": views::user(&user) })))
+        .json(LoginView {
+            user: (&user).into(),
+        }))
 }
 
-/// `POST /api/auth/logout`: ends the login (the cookie's, or the bearer token used).
+/// Ends the login that was used (the cookie's, or the bearer token).
+#[utoipa::path(
+    tag = "auth",
+    responses((status = 204, description = "Logged out"), (status = 401, body = ErrorBody)),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[post("/api/auth/logout")]
 pub async fn logout(
     state: web::Data<AppState>,
     identity: Identity,
@@ -53,12 +80,25 @@ pub async fn logout(
         .finish())
 }
 
-/// `GET /api/auth/me`: the logged-in user with `permissions`.
+/// The logged-in user, with `permissions`.
+#[utoipa::path(
+    tag = "auth",
+    responses((status = 200, body = UserView), (status = 401, body = ErrorBody)),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[get("/api/auth/me")]
 pub async fn me(identity: Identity) -> HttpResponse {
-    HttpResponse::Ok().json(views::user(&identity.user))
+    HttpResponse::Ok().json(UserView::from(&identity.user))
 }
 
-/// `POST /api/auth/tokens`: a new bearer token, shown once.
+/// A new bearer token for scripts, shown once. Use it as `Authorization: Bearer <token>` or,
+/// for sockets, `?token=<token>`.
+#[utoipa::path(
+    tag = "auth",
+    responses((status = 201, body = TokenView), (status = 401, body = ErrorBody)),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[post("/api/auth/tokens")]
 pub async fn create_token(
     state: web::Data<AppState>,
     identity: Identity,
@@ -66,5 +106,5 @@ pub async fn create_token(
     let store = state.store.clone();
     let user_id = identity.user.id;
     let token = blocking(move || issue_token(&store, user_id, TokenKind::Api, None)).await?;
-    Ok(HttpResponse::Created().json(json!({ "token": token })))
+    Ok(HttpResponse::Created().json(TokenView { token }))
 }

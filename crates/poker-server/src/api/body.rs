@@ -1,9 +1,13 @@
-//! Request bodies: JSON read leniently into a map, then each field parsed into its domain type,
-//! so a wrong field is a 422 that names it, and malformed JSON is a 400 a person can read.
+//! Request bodies: read with a size limit, parsed into typed structs whose failures name the
+//! field (422), with malformed JSON a 400 a person can read.
 
 use actix_web::error::JsonPayloadError;
-use actix_web::{web, HttpRequest};
-use serde_json::{Map, Value};
+use actix_web::web::{self, Bytes};
+use actix_web::HttpRequest;
+use futures_util::StreamExt;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Deserializer};
+use serde_json::Value;
 
 use crate::error::ApiError;
 
@@ -20,10 +24,7 @@ pub fn json_config() -> web::JsonConfig {
 fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     let api = match &err {
         JsonPayloadError::OverflowKnownLength { .. } | JsonPayloadError::Overflow { .. } => {
-            ApiError::PayloadTooLarge(format!(
-                "the body is larger than {} KiB",
-                MAX_JSON_BYTES / 1024
-            ))
+            too_large(MAX_JSON_BYTES)
         }
         JsonPayloadError::ContentType => ApiError::UnsupportedMediaType(
             "send the body as JSON with Content-Type: application/json".into(),
@@ -36,45 +37,54 @@ fn json_error(err: JsonPayloadError, _: &HttpRequest) -> actix_web::Error {
     api.into()
 }
 
-/// A JSON object body, read field by field.
-pub struct Body(Map<String, Value>);
+fn too_large(limit: usize) -> ApiError {
+    ApiError::PayloadTooLarge(format!("the body is larger than {} KiB", limit / 1024))
+}
 
-impl Body {
-    /// Takes the extracted JSON; anything but an object is a 400.
-    pub fn new(value: Value) -> Result<Body, ApiError> {
-        match value {
-            Value::Object(map) => Ok(Body(map)),
-            _ => Err(ApiError::BadRequest(
-                "the body must be a JSON object".into(),
-            )),
+/// Reads a raw body up to `limit` bytes (413 beyond).
+pub async fn read_limited(mut payload: web::Payload, limit: usize) -> Result<Bytes, ApiError> {
+    let mut body = web::BytesMut::new();
+    while let Some(chunk) = payload.next().await {
+        let chunk =
+            chunk.map_err(|e| ApiError::BadRequest(format!("cannot read the body: {e}")))?;
+        if body.len() + chunk.len() > limit {
+            return Err(too_large(limit));
         }
+        body.extend_from_slice(&chunk);
     }
+    Ok(body.freeze())
+}
 
-    pub fn get(&self, field: &str) -> Option<&Value> {
-        self.0.get(field).filter(|v| !v.is_null())
+/// Parses a JSON value into `T`; a wrong field is a 422 naming it.
+pub fn parse<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
+    if !value.is_object() {
+        return Err(ApiError::BadRequest(
+            "the body must be a JSON object".into(),
+        ));
     }
+    serde_path_to_error::deserialize(value).map_err(|e| {
+        let field = e.path().to_string();
+        let message = e.inner().to_string();
+        let field = if field == "." || field.is_empty() {
+            // serde reports a missing field at the root: take its name from the message.
+            message.split('`').nth(1).unwrap_or("body").to_string()
+        } else {
+            field
+        };
+        ApiError::invalid_field(field, message)
+    })
+}
 
-    /// A string field that must be present.
-    pub fn string(&self, field: &'static str) -> Result<String, ApiError> {
-        self.opt_string(field)?
-            .ok_or_else(|| ApiError::invalid(field, "is required"))
-    }
+/// A required field: present and not null.
+pub fn required<T>(value: Option<T>, field: &'static str) -> Result<T, ApiError> {
+    value.ok_or_else(|| ApiError::invalid(field, "is required"))
+}
 
-    /// A string field that may be absent or null.
-    pub fn opt_string(&self, field: &'static str) -> Result<Option<String>, ApiError> {
-        match self.get(field) {
-            None => Ok(None),
-            Some(Value::String(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(ApiError::invalid(field, "must be a string")),
-        }
-    }
-
-    /// A boolean field that may be absent (then `default`).
-    pub fn bool_or(&self, field: &'static str, default: bool) -> Result<bool, ApiError> {
-        match self.get(field) {
-            None => Ok(default),
-            Some(Value::Bool(b)) => Ok(*b),
-            Some(_) => Err(ApiError::invalid(field, "must be true or false")),
-        }
-    }
+/// For PATCH bodies: tells an absent field (`None`) from an explicit null (`Some(None)`).
+pub fn nullable<'de, T, D>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    T: Deserialize<'de>,
+    D: Deserializer<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
 }

@@ -1,34 +1,51 @@
-//! The REST API of PROTOCOL.md section 3.
+//! The REST API of PROTOCOL.md section 3, and its OpenAPI document.
+//!
+//! Every route of the server is registered through `utoipa_actix_web`, which adds each handler's
+//! `#[utoipa::path]` to the document as it registers it: a route cannot exist undocumented.
 
 pub mod auth;
 pub mod body;
+pub mod docs;
 pub mod sessions;
+pub mod stories;
+pub mod transfer;
 pub mod users;
 pub mod views;
 
-use actix_web::web;
+use utoipa_actix_web::service_config::ServiceConfig;
 
 /// Registers every `/api` route.
-pub fn routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(
-        web::scope("/api")
-            .route("/auth/login", web::post().to(auth::login))
-            .route("/auth/logout", web::post().to(auth::logout))
-            .route("/auth/me", web::get().to(auth::me))
-            .route("/auth/tokens", web::post().to(auth::create_token))
-            .route("/users", web::get().to(users::list))
-            .route("/users", web::post().to(users::create))
-            .route("/users/{id}", web::get().to(users::get))
-            .route("/sessions", web::get().to(sessions::list))
-            .route("/sessions", web::post().to(sessions::create))
-            .route("/sessions/{id}", web::get().to(sessions::get))
-            .route(
-                "/sessions/{id}/stories",
-                web::get().to(sessions::list_stories),
-            )
-            .route(
-                "/sessions/{id}/stories",
-                web::post().to(sessions::create_story),
-            ),
-    );
+pub fn routes(cfg: &mut ServiceConfig) {
+    cfg.service(auth::login)
+        .service(auth::logout)
+        .service(auth::me)
+        .service(auth::create_token)
+        .service(users::list)
+        .service(users::create)
+        .service(users::get)
+        .service(users::update)
+        .service(users::delete)
+        .service(sessions::list)
+        .service(sessions::create)
+        .service(sessions::get)
+        .service(sessions::update)
+        .service(sessions::delete)
+        .service(stories::list)
+        .service(stories::create)
+        .service(stories::reorder)
+        .service(stories::get)
+        .service(stories::update)
+        .service(stories::delete)
+        .service(stories::votes)
+        .service(transfer::import)
+        .service(transfer::export)
+        .service(docs::openapi_json);
+}
+
+/// Parses an id from the path; anything but a positive integer is a 404.
+pub fn parse_id(raw: &str, what: &str) -> Result<i64, crate::error::ApiError> {
+    raw.parse::<i64>()
+        .ok()
+        .filter(|id| *id > 0)
+        .ok_or_else(|| crate::error::ApiError::NotFound(format!("no {what} {raw:?}")))
 }

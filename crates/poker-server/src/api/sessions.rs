@@ -1,38 +1,76 @@
-//! Poker sessions and their stories.
+//! Poker sessions.
 
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::NaiveDate;
 use poker_core::{fields, Deck};
-use poker_db::{NewSession, NewStory};
+use poker_db::{NewSession, SessionPatch};
 use serde::Deserialize;
 use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
 
-use super::body::Body;
-use super::views;
+use super::body::{parse, required};
+use super::parse_id;
+use super::views::{ErrorBody, SessionView};
 use crate::auth::Identity;
 use crate::error::{blocking, ApiError};
-use crate::live::messages::{Changed, Notify};
+use crate::live::messages::Changed;
 use crate::AppState;
 
-/// Parses an id from the path; anything but a positive integer is a 404.
-pub fn parse_id(raw: &str, what: &str) -> Result<i64, ApiError> {
-    raw.parse::<i64>()
-        .ok()
-        .filter(|id| *id > 0)
-        .ok_or_else(|| ApiError::NotFound(format!("no {what} {raw:?}")))
+/// A session to create.
+#[derive(Deserialize, ToSchema)]
+pub struct CreateSessionBody {
+    /// 1–200 characters.
+    name: Option<String>,
+    /// `YYYY-MM-DD`.
+    poker_date: Option<String>,
+    /// A preset name (`default`, `fibonacci`, `tshirt`, `powers_of_two`) or
+    /// `{"points": [...], "others": [...]}`; the original's deck when absent.
+    #[schema(value_type = Option<Object>)]
+    deck: Option<Value>,
 }
 
-/// Sanitizes story HTML: ordinary formatting stays, scripts and handlers go.
-pub fn sanitize_description(html: &str) -> String {
-    ammonia::clean(html)
+/// Changes to a session; absent fields stay as they are.
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateSessionBody {
+    name: Option<String>,
+    poker_date: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    deck: Option<Value>,
+    /// Whether voters see others' votes only after voting.
+    secret_votes: Option<bool>,
 }
 
-#[derive(Deserialize)]
+/// Filters of the session list.
+#[derive(Deserialize, IntoParams)]
 pub struct ListQuery {
+    /// `true`: only sessions with stories that have no points yet.
     open: Option<String>,
 }
 
-/// `GET /api/sessions` (`?open=true`: only those with stories left to estimate).
+fn date(raw: &str) -> Result<NaiveDate, ApiError> {
+    NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
+        .map_err(|_| ApiError::invalid("poker_date", "must be a date as YYYY-MM-DD"))
+}
+
+fn deck(raw: &Value) -> Result<Deck, ApiError> {
+    Deck::from_json(raw).map_err(|e| ApiError::invalid("deck", e.to_string()))
+}
+
+fn not_found(id: i64) -> impl Fn(poker_db::DbError) -> ApiError {
+    move |e| match e {
+        poker_db::DbError::NotFound => ApiError::NotFound(format!("no session {id}")),
+        other => other.into(),
+    }
+}
+
+/// Sessions, newest poker date first, each with `unpokered_stories`.
+#[utoipa::path(
+    tag = "sessions",
+    params(ListQuery),
+    responses((status = 200, body = Vec<SessionView>), (status = 401, body = ErrorBody), (status = 422, body = ErrorBody)),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[get("/api/sessions")]
 pub async fn list(
     state: web::Data<AppState>,
     _: Identity,
@@ -45,33 +83,42 @@ pub async fn list(
     };
     let store = state.store.clone();
     let sessions = blocking(move || Ok(store.list_sessions(open)?)).await?;
-    let body: Vec<Value> = sessions
+    let body: Vec<SessionView> = sessions
         .iter()
-        .map(|s| {
-            let mut v = views::session(&s.session, None);
-            v["unpokered_stories"] = s.unpokered_stories.into();
-            v
+        .map(|s| SessionView {
+            unpokered_stories: Some(s.unpokered_stories),
+            ..SessionView::new(&s.session)
         })
         .collect();
     Ok(HttpResponse::Ok().json(body))
 }
 
-/// `POST /api/sessions`
+/// Creates a session.
+#[utoipa::path(
+    tag = "sessions",
+    request_body = CreateSessionBody,
+    responses(
+        (status = 201, body = SessionView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 422, body = ErrorBody),
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[post("/api/sessions")]
 pub async fn create(
     state: web::Data<AppState>,
     identity: Identity,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     identity.require_admin()?;
-    let body = Body::new(body.into_inner())?;
-    let name = fields::session_name(&body.string("name")?)?;
-    let date = body.string("poker_date")?;
-    let poker_date = NaiveDate::parse_from_str(date.trim(), "%Y-%m-%d")
-        .map_err(|_| ApiError::invalid("poker_date", "must be a date as YYYY-MM-DD"))?;
-    let deck = match body.get("deck") {
-        None => Deck::default(),
-        Some(raw) => Deck::from_json(raw).map_err(|e| ApiError::invalid("deck", e.to_string()))?,
-    };
+    let body: CreateSessionBody = parse(body.into_inner())?;
+    let name = fields::session_name(&required(body.name, "name")?)?;
+    let poker_date = date(&required(body.poker_date, "poker_date")?)?;
+    let deck = body
+        .deck
+        .as_ref()
+        .map(deck)
+        .transpose()?
+        .unwrap_or_default();
     let store = state.store.clone();
     let session = blocking(move || {
         Ok(store.create_session(&NewSession {
@@ -86,10 +133,17 @@ pub async fn create(
         session.id,
         identity.user.username
     );
-    Ok(HttpResponse::Created().json(views::session(&session, Some(&[]))))
+    Ok(HttpResponse::Created().json(SessionView::new(&session).with_stories(&[])))
 }
 
-/// `GET /api/sessions/{id}`: the session with its stories in order.
+/// A session with its stories in order and `active_story_id`.
+#[utoipa::path(
+    tag = "sessions",
+    params(("id" = i64, Path, description = "The session's id")),
+    responses((status = 200, body = SessionView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[get("/api/sessions/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     _: Identity,
@@ -105,63 +159,67 @@ pub async fn get(
     })
     .await?;
     let (session, stories) = found.ok_or_else(|| ApiError::NotFound(format!("no session {id}")))?;
-    Ok(HttpResponse::Ok().json(views::session(&session, Some(&stories))))
+    Ok(HttpResponse::Ok().json(SessionView::new(&session).with_stories(&stories)))
 }
 
-/// `GET /api/sessions/{id}/stories`
-pub async fn list_stories(
-    state: web::Data<AppState>,
-    _: Identity,
-    path: web::Path<String>,
-) -> Result<HttpResponse, ApiError> {
-    let id = parse_id(&path, "session")?;
-    let store = state.store.clone();
-    let stories = blocking(move || {
-        if store.session(id)?.is_none() {
-            return Ok(None);
-        }
-        Ok(Some(store.stories(id)?))
-    })
-    .await?
-    .ok_or_else(|| ApiError::NotFound(format!("no session {id}")))?;
-    Ok(HttpResponse::Ok().json(stories.iter().map(views::story).collect::<Vec<_>>()))
-}
-
-/// `POST /api/sessions/{id}/stories`: appended last; live members hear `stories_changed`.
-pub async fn create_story(
+/// Changes a session. A new deck or secrecy setting reaches open sockets at once.
+#[utoipa::path(
+    tag = "sessions",
+    params(("id" = i64, Path, description = "The session's id")),
+    request_body = UpdateSessionBody,
+    responses(
+        (status = 200, body = SessionView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[patch("/api/sessions/{id}")]
+pub async fn update(
     state: web::Data<AppState>,
     identity: Identity,
     path: web::Path<String>,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     identity.require_admin()?;
-    let session_id = parse_id(&path, "session")?;
-    let body = Body::new(body.into_inner())?;
-    let ticket_number = fields::ticket_number(&body.string("ticket_number")?)?;
-    let title = fields::title(&body.opt_string("title")?.unwrap_or_default())?;
-    let description = sanitize_description(&body.opt_string("description")?.unwrap_or_default());
+    let id = parse_id(&path, "session")?;
+    let body: UpdateSessionBody = parse(body.into_inner())?;
+    let patch = SessionPatch {
+        name: body.name.as_deref().map(fields::session_name).transpose()?,
+        poker_date: body.poker_date.as_deref().map(date).transpose()?,
+        deck: body.deck.as_ref().map(deck).transpose()?,
+        secret_votes: body.secret_votes,
+    };
+    let live_change = patch.deck.is_some() || patch.secret_votes.is_some();
     let store = state.store.clone();
-    let story = blocking(move || {
-        store
-            .create_story(
-                session_id,
-                &NewStory {
-                    ticket_number,
-                    title,
-                    description,
-                },
-            )
-            .map_err(|e| match e {
-                poker_db::DbError::NotFound => {
-                    ApiError::NotFound(format!("no session {session_id}"))
-                }
-                other => other.into(),
-            })
+    let (session, stories) = blocking(move || {
+        let session = store.update_session(id, &patch).map_err(not_found(id))?;
+        Ok((session, store.stories(id)?))
     })
     .await?;
-    state.registry.do_send(Notify {
-        session_id,
-        change: Changed::Stories,
-    });
-    Ok(HttpResponse::Created().json(views::story(&story)))
+    if live_change {
+        state.notify(id, Changed::Reload);
+    }
+    Ok(HttpResponse::Ok().json(SessionView::new(&session).with_stories(&stories)))
+}
+
+/// Deletes a session. Its stories stay, unassigned; open sockets get `poker_session_ended`.
+#[utoipa::path(
+    tag = "sessions",
+    params(("id" = i64, Path, description = "The session's id")),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[delete("/api/sessions/{id}")]
+pub async fn delete(
+    state: web::Data<AppState>,
+    identity: Identity,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    identity.require_admin()?;
+    let id = parse_id(&path, "session")?;
+    let store = state.store.clone();
+    blocking(move || store.delete_session(id).map_err(not_found(id))).await?;
+    log::info!("session {id} deleted by {}", identity.user.username);
+    state.notify(id, Changed::Deleted);
+    Ok(HttpResponse::NoContent().finish())
 }

@@ -1,17 +1,48 @@
 //! User accounts (administrators only).
 
-use actix_web::{web, HttpResponse};
+use actix_web::{delete, get, patch, post, web, HttpResponse};
 use poker_core::fields;
-use poker_db::NewUser;
+use poker_db::{NewUser, UserPatch};
+use serde::Deserialize;
 use serde_json::Value;
+use utoipa::ToSchema;
 
-use super::body::Body;
-use super::views;
+use super::body::{parse, required};
+use super::parse_id;
+use super::views::{ErrorBody, UserView};
 use crate::auth::{hash_password, Identity};
 use crate::error::{blocking, ApiError};
+use crate::live::messages::{Changed, NotifyAll};
 use crate::AppState;
 
-/// `GET /api/users`
+/// A user to create; the rights default to false.
+#[derive(Deserialize, ToSchema)]
+pub struct CreateUserBody {
+    /// 1–150 characters, unique.
+    username: Option<String>,
+    password: Option<String>,
+    can_vote: Option<bool>,
+    can_moderate: Option<bool>,
+    is_admin: Option<bool>,
+}
+
+/// Changes to a user; absent fields stay as they are. A new password ends the user's logins.
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateUserBody {
+    username: Option<String>,
+    password: Option<String>,
+    can_vote: Option<bool>,
+    can_moderate: Option<bool>,
+    is_admin: Option<bool>,
+}
+
+/// Every user.
+#[utoipa::path(
+    tag = "users",
+    responses((status = 200, body = Vec<UserView>), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody)),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[get("/api/users")]
 pub async fn list(
     state: web::Data<AppState>,
     identity: Identity,
@@ -19,45 +50,65 @@ pub async fn list(
     identity.require_admin()?;
     let store = state.store.clone();
     let users = blocking(move || Ok(store.list_users()?)).await?;
-    Ok(HttpResponse::Ok().json(users.iter().map(views::user).collect::<Vec<_>>()))
+    Ok(HttpResponse::Ok().json(users.iter().map(UserView::from).collect::<Vec<_>>()))
 }
 
-/// `GET /api/users/{id}`
+/// One user.
+#[utoipa::path(
+    tag = "users",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses((status = 200, body = UserView), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[get("/api/users/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
     identity: Identity,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     identity.require_admin()?;
-    let id = super::sessions::parse_id(&path, "user")?;
+    let id = parse_id(&path, "user")?;
     let store = state.store.clone();
     let user = blocking(move || Ok(store.user(id)?)).await?;
     let user = user.ok_or_else(|| ApiError::NotFound(format!("no user {id}")))?;
-    Ok(HttpResponse::Ok().json(views::user(&user)))
+    Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 
-/// `POST /api/users`
+/// Creates a user.
+#[utoipa::path(
+    tag = "users",
+    request_body = CreateUserBody,
+    responses(
+        (status = 201, body = UserView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody),
+        (status = 409, body = ErrorBody, description = "The username is taken"),
+        (status = 422, body = ErrorBody),
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[post("/api/users")]
 pub async fn create(
     state: web::Data<AppState>,
     identity: Identity,
     body: web::Json<Value>,
 ) -> Result<HttpResponse, ApiError> {
     identity.require_admin()?;
-    let body = Body::new(body.into_inner())?;
-    let username = fields::username(&body.string("username")?)?;
-    let password = fields::password(&body.string("password")?)?;
-    let can_vote = body.bool_or("can_vote", false)?;
-    let can_moderate = body.bool_or("can_moderate", false)?;
-    let is_admin = body.bool_or("is_admin", false)?;
+    let body: CreateUserBody = parse(body.into_inner())?;
+    let username = fields::username(&required(body.username, "username")?)?;
+    let password = fields::password(&required(body.password, "password")?)?;
+    let new = NewUser {
+        username,
+        password_hash: String::new(),
+        can_vote: body.can_vote.unwrap_or(false),
+        can_moderate: body.can_moderate.unwrap_or(false),
+        is_admin: body.is_admin.unwrap_or(false),
+    };
     let store = state.store.clone();
     let user = blocking(move || {
         let password_hash = hash_password(&password)?;
         Ok(store.create_user(&NewUser {
-            username,
             password_hash,
-            can_vote,
-            can_moderate,
-            is_admin,
+            ..new
         })?)
     })
     .await?;
@@ -67,5 +118,83 @@ pub async fn create(
         user.username,
         identity.user.username
     );
-    Ok(HttpResponse::Created().json(views::user(&user)))
+    Ok(HttpResponse::Created().json(UserView::from(&user)))
+}
+
+/// Changes a user. The last administrator cannot lose the right (409).
+#[utoipa::path(
+    tag = "users",
+    params(("id" = i64, Path, description = "The user's id")),
+    request_body = UpdateUserBody,
+    responses(
+        (status = 200, body = UserView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody),
+        (status = 409, body = ErrorBody), (status = 422, body = ErrorBody),
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[patch("/api/users/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    identity: Identity,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    identity.require_admin()?;
+    let id = parse_id(&path, "user")?;
+    let body: UpdateUserBody = parse(body.into_inner())?;
+    let username = body.username.as_deref().map(fields::username).transpose()?;
+    let password = body.password.as_deref().map(fields::password).transpose()?;
+    let (can_vote, can_moderate, is_admin) = (body.can_vote, body.can_moderate, body.is_admin);
+    let store = state.store.clone();
+    let user = blocking(move || {
+        let password_hash = password.as_deref().map(hash_password).transpose()?;
+        let patch = UserPatch {
+            username,
+            password_hash,
+            can_vote,
+            can_moderate,
+            is_admin,
+        };
+        store.update_user(id, &patch).map_err(|e| match e {
+            poker_db::DbError::NotFound => ApiError::NotFound(format!("no user {id}")),
+            other => other.into(),
+        })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(UserView::from(&user)))
+}
+
+/// Deletes a user with their votes and tokens; their open sockets are closed. The last
+/// administrator cannot be deleted (409).
+#[utoipa::path(
+    tag = "users",
+    params(("id" = i64, Path, description = "The user's id")),
+    responses(
+        (status = 204, description = "Deleted"),
+        (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 409, body = ErrorBody),
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[delete("/api/users/{id}")]
+pub async fn delete(
+    state: web::Data<AppState>,
+    identity: Identity,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    identity.require_admin()?;
+    let id = parse_id(&path, "user")?;
+    let store = state.store.clone();
+    blocking(move || {
+        store.delete_user(id).map_err(|e| match e {
+            poker_db::DbError::NotFound => ApiError::NotFound(format!("no user {id}")),
+            other => other.into(),
+        })
+    })
+    .await?;
+    log::info!("user {id} deleted by {}", identity.user.username);
+    state.registry.do_send(NotifyAll {
+        change: Changed::UserRemoved(id),
+    });
+    Ok(HttpResponse::NoContent().finish())
 }

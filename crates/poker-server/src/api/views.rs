@@ -1,57 +1,177 @@
-//! The JSON shapes of users, sessions and stories.
+//! The JSON shapes of the REST API, documented in the OpenAPI document.
 
 use poker_core::deck::points_json;
+use poker_core::Deck;
 use poker_db::{PokerSession, Story, User};
-use serde_json::{json, Value};
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::ToSchema;
 
-/// A user (never the password).
-pub fn user(u: &User) -> Value {
-    let mut permissions = Vec::new();
-    if u.can_vote {
-        permissions.push("vote");
-    }
-    if u.can_moderate {
-        permissions.push("moderate");
-    }
-    if u.is_admin {
-        permissions.push("admin");
-    }
-    json!({
-        "id": u.id,
-        "username": u.username,
-        "can_vote": u.can_vote,
-        "can_moderate": u.can_moderate,
-        "is_admin": u.is_admin,
-        "permissions": permissions,
-    })
+/// A user account (the password is never returned).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct UserView {
+    pub id: i64,
+    pub username: String,
+    pub can_vote: bool,
+    pub can_moderate: bool,
+    pub is_admin: bool,
+    /// `vote`, `moderate` and `admin`, as far as the user has them.
+    pub permissions: Vec<&'static str>,
 }
 
-/// A story, with its label and its points as the wire shows them.
-pub fn story(s: &Story) -> Value {
-    json!({
-        "id": s.id,
-        "poker_session_id": s.poker_session_id,
-        "position": s.position,
-        "ticket_number": s.ticket_number,
-        "title": s.title,
-        "description": s.description,
-        "story_points": s.story_points.as_deref().map(points_json),
-        "label": s.label(),
-    })
+impl From<&User> for UserView {
+    fn from(u: &User) -> Self {
+        let permissions = [
+            (u.can_vote, "vote"),
+            (u.can_moderate, "moderate"),
+            (u.is_admin, "admin"),
+        ]
+        .into_iter()
+        .filter_map(|(has, name)| has.then_some(name))
+        .collect();
+        UserView {
+            id: u.id,
+            username: u.username.clone(),
+            can_vote: u.can_vote,
+            can_moderate: u.can_moderate,
+            is_admin: u.is_admin,
+            permissions,
+        }
+    }
 }
 
-/// A session; with `stories`, its stories in order are included.
-pub fn session(s: &PokerSession, stories: Option<&[Story]>) -> Value {
-    let mut value = json!({
-        "id": s.id,
-        "name": s.name,
-        "poker_date": s.poker_date.format("%Y-%m-%d").to_string(),
-        "active_story_id": s.active_story_id,
-        "deck": s.deck,
-        "secret_votes": s.secret_votes,
-    });
-    if let Some(stories) = stories {
-        value["stories"] = stories.iter().map(story).collect();
+/// The answer to a login.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LoginView {
+    pub user: UserView,
+}
+
+/// A new bearer token, shown once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TokenView {
+    pub token: String,
+}
+
+/// The cards of a session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeckView {
+    /// Options that can become story points.
+    pub points: Vec<String>,
+    /// Other options a voter may pick.
+    pub others: Vec<String>,
+}
+
+impl From<&Deck> for DeckView {
+    fn from(d: &Deck) -> Self {
+        DeckView {
+            points: d.points.clone(),
+            others: d.others.clone(),
+        }
     }
-    value
+}
+
+/// A story.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StoryView {
+    pub id: i64,
+    pub poker_session_id: Option<i64>,
+    pub position: i64,
+    pub ticket_number: String,
+    pub title: String,
+    /// Sanitized HTML.
+    pub description: String,
+    /// A number for numeric decks, else the option's text; null until estimated.
+    #[schema(value_type = Option<Object>)]
+    pub story_points: Option<Value>,
+    /// `"TICKET: Title"`, or `"TICKET"` when the title is empty.
+    pub label: String,
+}
+
+impl From<&Story> for StoryView {
+    fn from(s: &Story) -> Self {
+        StoryView {
+            id: s.id,
+            poker_session_id: s.poker_session_id,
+            position: s.position,
+            ticket_number: s.ticket_number.clone(),
+            title: s.title.clone(),
+            description: s.description.clone(),
+            story_points: s.story_points.as_deref().map(points_json),
+            label: s.label(),
+        }
+    }
+}
+
+/// A poker session.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionView {
+    pub id: i64,
+    pub name: String,
+    /// `YYYY-MM-DD`.
+    pub poker_date: String,
+    pub active_story_id: Option<i64>,
+    pub deck: DeckView,
+    /// Whether voters see others' votes only after voting.
+    pub secret_votes: bool,
+    /// Its stories in order (on a single session).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub stories: Option<Vec<StoryView>>,
+    /// How many of its stories have no points yet (in listings).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unpokered_stories: Option<i64>,
+}
+
+impl SessionView {
+    pub fn new(s: &PokerSession) -> Self {
+        SessionView {
+            id: s.id,
+            name: s.name.clone(),
+            poker_date: s.poker_date.format("%Y-%m-%d").to_string(),
+            active_story_id: s.active_story_id,
+            deck: (&s.deck).into(),
+            secret_votes: s.secret_votes,
+            stories: None,
+            unpokered_stories: None,
+        }
+    }
+
+    pub fn with_stories(mut self, stories: &[Story]) -> Self {
+        self.stories = Some(stories.iter().map(StoryView::from).collect());
+        self
+    }
+}
+
+/// Someone who voted.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VoterView {
+    pub id: i64,
+    pub name: String,
+}
+
+/// A story's votes, as in `story_changed`.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VotesView {
+    /// Each chosen option to its voters, most votes first (empty while secret to the caller).
+    #[schema(value_type = Object)]
+    pub votes: Value,
+    /// Everyone who has voted, in the order they voted.
+    pub voters: Vec<VoterView>,
+}
+
+/// The body of every error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    pub error: ErrorDetail,
+}
+
+/// What went wrong.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// `bad_request`, `unauthorized`, `forbidden`, `not_found`, `conflict`, `payload_too_large`,
+    /// `unsupported_media_type`, `invalid`, `unavailable` or `internal`.
+    pub code: String,
+    pub message: String,
+    /// The offending field, where there is one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
 }

@@ -106,8 +106,21 @@ pub struct Stop;
 #[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
 #[rtype(result = "()")]
 pub enum Changed {
-    /// The list of stories, their order or their points.
+    /// The list of stories, their order, labels or points: send `stories_changed`.
     Stories,
+    /// The active story, its votes, the deck or the secrecy setting: reload, send `story_changed`.
+    Reload,
+    /// The session was deleted: send `poker_session_ended` and close the sockets.
+    Deleted,
+    /// A user was deleted: close their sockets and reload votes.
+    UserRemoved(i64),
+}
+
+/// To the registry: pass a change on to every live session.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct NotifyAll {
+    pub change: Changed,
 }
 
 /// To the registry: pass a change on to the session's actor, if it is live.

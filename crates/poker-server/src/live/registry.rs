@@ -109,6 +109,16 @@ impl Handler<Notify> for SessionRegistry {
     }
 }
 
+impl Handler<NotifyAll> for SessionRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: NotifyAll, _: &mut Context<Self>) {
+        for entry in self.sessions.values() {
+            entry.addr.do_send(msg.change);
+        }
+    }
+}
+
 /// Asks how many sessions are live (for metrics and tests).
 #[derive(Message)]
 #[rtype(result = "usize")]

@@ -274,6 +274,54 @@ impl PokerSession {
         self.remove(&stale);
     }
 
+    /// Closes every socket of a user (deleted while connected).
+    fn close_user(&mut self, user_id: i64) {
+        let conns: Vec<ConnId> = self
+            .members
+            .iter()
+            .filter(|(_, m)| m.user.id == user_id)
+            .map(|(conn, _)| *conn)
+            .collect();
+        for conn in &conns {
+            if let Some(member) = self.members.get(conn) {
+                member.socket.do_send(ToSocket::Close(CloseReason {
+                    code: CloseCode::Policy,
+                    description: Some("the account was deleted".into()),
+                }));
+            }
+        }
+        if !conns.is_empty() {
+            self.remove(&conns);
+        }
+    }
+
+    /// The session was deleted: everyone is sent away and disconnected.
+    fn end_deleted(&mut self) {
+        let url = self.config.end_redirect_url.clone();
+        self.broadcast(
+            server_frame(
+                "poker_session_ended",
+                json!({"poker_session_end_redirect_url": url}),
+            )
+            .into(),
+        );
+        for member in self.members.values() {
+            member.socket.do_send(ToSocket::Close(CloseReason {
+                code: CloseCode::Normal,
+                description: Some("the session was deleted".into()),
+            }));
+        }
+        let conns: Vec<ConnId> = self.members.keys().copied().collect();
+        self.members.clear();
+        self.state = None;
+        if !conns.is_empty() {
+            self.registry.do_send(Idle {
+                session_id: self.id,
+                joins: self.joins,
+            });
+        }
+    }
+
     fn loaded(&mut self, state: LiveState) {
         self.state = Some(Loaded {
             deck: state.session.deck,
@@ -565,10 +613,10 @@ impl Handler<Changed> for PokerSession {
     type Result = ();
 
     fn handle(&mut self, change: Changed, ctx: &mut Context<Self>) {
+        let id = self.id;
+        let store = self.store.clone();
         match change {
             Changed::Stories => {
-                let id = self.id;
-                let store = self.store.clone();
                 let load = actix_web::web::block(move || store.stories(id));
                 ctx.wait(load.into_actor(self).map(|result, act, _| match result {
                     Ok(Ok(stories)) => act.broadcast(Self::stories_frame(&stories)),
@@ -576,6 +624,22 @@ impl Handler<Changed> for PokerSession {
                     Err(_) => {}
                 }));
             }
+            Changed::Reload | Changed::UserRemoved(_) => {
+                if let Changed::UserRemoved(user_id) = change {
+                    self.close_user(user_id);
+                }
+                let load = actix_web::web::block(move || store.live_state(id));
+                ctx.wait(load.into_actor(self).map(|result, act, _| match result {
+                    Ok(Ok(Some(state))) => {
+                        act.loaded(state);
+                        act.broadcast_story();
+                    }
+                    Ok(Ok(None)) => act.end_deleted(),
+                    Ok(Err(e)) => log::error!("session {}: cannot reload: {e}", act.id),
+                    Err(_) => {}
+                }));
+            }
+            Changed::Deleted => self.end_deleted(),
         }
     }
 }

@@ -1,0 +1,393 @@
+//! Stories: in a session's order, edited, moved, reordered, and their votes.
+
+use actix_web::{delete, get, patch, post, put, web, HttpResponse};
+use poker_core::{fields, tally, Deck, Voter};
+use poker_db::{NewStory, Store, StoryPatch};
+use serde::Deserialize;
+use serde_json::{json, Value};
+use utoipa::ToSchema;
+
+use super::body::{nullable, parse, required};
+use super::parse_id;
+use super::views::{ErrorBody, StoryView, VoterView, VotesView};
+use crate::auth::Identity;
+use crate::error::{blocking, ApiError};
+use crate::live::messages::Changed;
+use crate::AppState;
+
+/// A story to append to a session.
+#[derive(Deserialize, ToSchema)]
+pub struct CreateStoryBody {
+    /// 1–200 characters.
+    ticket_number: Option<String>,
+    /// 0–200 characters.
+    title: Option<String>,
+    /// HTML; sanitized on write.
+    description: Option<String>,
+}
+
+/// Changes to a story; absent fields stay as they are, null clears `story_points` or unassigns
+/// the story from its session.
+#[derive(Deserialize, ToSchema)]
+pub struct UpdateStoryBody {
+    ticket_number: Option<String>,
+    title: Option<String>,
+    description: Option<String>,
+    /// A point option of the session's deck (string or number), or null.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<Object>)]
+    story_points: Option<Option<Value>>,
+    /// Another session (the story is appended there), or null.
+    #[serde(default, deserialize_with = "nullable")]
+    #[schema(value_type = Option<i64>)]
+    poker_session_id: Option<Option<i64>>,
+}
+
+/// A new order of a session's stories.
+#[derive(Deserialize, ToSchema)]
+pub struct OrderBody {
+    /// Exactly the session's story ids, in the new order.
+    story_ids: Option<Vec<i64>>,
+}
+
+/// Sanitizes story HTML: ordinary formatting stays, scripts, handlers and `javascript:` go.
+pub fn sanitize_description(html: &str) -> String {
+    ammonia::clean(html)
+}
+
+/// A new story's fields, checked and sanitized.
+pub fn new_story(
+    ticket_number: Option<String>,
+    title: Option<String>,
+    description: Option<String>,
+) -> Result<NewStory, ApiError> {
+    Ok(NewStory {
+        ticket_number: fields::ticket_number(&required(ticket_number, "ticket_number")?)?,
+        title: fields::title(&title.unwrap_or_default())?,
+        description: sanitize_description(&description.unwrap_or_default()),
+    })
+}
+
+fn no_story(id: i64) -> impl Fn(poker_db::DbError) -> ApiError {
+    move |e| match e {
+        poker_db::DbError::NotFound => ApiError::NotFound(format!("no story {id}")),
+        other => other.into(),
+    }
+}
+
+fn no_session(id: i64) -> impl Fn(poker_db::DbError) -> ApiError {
+    move |e| match e {
+        poker_db::DbError::NotFound => ApiError::NotFound(format!("no session {id}")),
+        other => other.into(),
+    }
+}
+
+fn session_stories(store: &Store, id: i64) -> Result<Vec<poker_db::Story>, ApiError> {
+    store
+        .session(id)?
+        .ok_or_else(|| ApiError::NotFound(format!("no session {id}")))?;
+    Ok(store.stories(id)?)
+}
+
+/// A session's stories in order.
+#[utoipa::path(
+    tag = "stories",
+    params(("id" = i64, Path, description = "The session's id")),
+    responses((status = 200, body = Vec<StoryView>), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[get("/api/sessions/{id}/stories")]
+pub async fn list(
+    state: web::Data<AppState>,
+    _: Identity,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, "session")?;
+    let store = state.store.clone();
+    let stories = blocking(move || session_stories(&store, id)).await?;
+    Ok(HttpResponse::Ok().json(stories.iter().map(StoryView::from).collect::<Vec<_>>()))
+}
+
+/// Appends a story to a session; open sockets get `stories_changed`.
+#[utoipa::path(
+    tag = "stories",
+    params(("id" = i64, Path, description = "The session's id")),
+    request_body = CreateStoryBody,
+    responses(
+        (status = 201, body = StoryView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[post("/api/sessions/{id}/stories")]
+pub async fn create(
+    state: web::Data<AppState>,
+    identity: Identity,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    identity.require_admin()?;
+    let session_id = parse_id(&path, "session")?;
+    let body: CreateStoryBody = parse(body.into_inner())?;
+    let new = new_story(body.ticket_number, body.title, body.description)?;
+    let store = state.store.clone();
+    let story = blocking(move || {
+        store
+            .create_story(session_id, &new)
+            .map_err(no_session(session_id))
+    })
+    .await?;
+    state.notify(session_id, Changed::Stories);
+    Ok(HttpResponse::Created().json(StoryView::from(&story)))
+}
+
+/// Puts a session's stories in a new order; the ids must be exactly its stories (else 422).
+#[utoipa::path(
+    tag = "stories",
+    params(("id" = i64, Path, description = "The session's id")),
+    request_body = OrderBody,
+    responses(
+        (status = 200, body = Vec<StoryView>),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[put("/api/sessions/{id}/stories/order")]
+pub async fn reorder(
+    state: web::Data<AppState>,
+    identity: Identity,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    identity.require_admin()?;
+    let session_id = parse_id(&path, "session")?;
+    let body: OrderBody = parse(body.into_inner())?;
+    let ids = required(body.story_ids, "story_ids")?;
+    let store = state.store.clone();
+    let stories = blocking(move || {
+        store
+            .reorder_stories(session_id, &ids)
+            .map_err(no_session(session_id))?
+            .map_err(|_| {
+                ApiError::invalid(
+                    "story_ids",
+                    "must list every story of the session exactly once",
+                )
+            })
+    })
+    .await?;
+    state.notify(session_id, Changed::Stories);
+    Ok(HttpResponse::Ok().json(stories.iter().map(StoryView::from).collect::<Vec<_>>()))
+}
+
+/// One story.
+#[utoipa::path(
+    tag = "stories",
+    params(("id" = i64, Path, description = "The story's id")),
+    responses((status = 200, body = StoryView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[get("/api/stories/{id}")]
+pub async fn get(
+    state: web::Data<AppState>,
+    _: Identity,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, "story")?;
+    let store = state.store.clone();
+    let story = blocking(move || Ok(store.story(id)?)).await?;
+    let story = story.ok_or_else(|| ApiError::NotFound(format!("no story {id}")))?;
+    Ok(HttpResponse::Ok().json(StoryView::from(&story)))
+}
+
+/// Changes a story, or moves it to another session (appended last). Open sockets hear of it:
+/// `story_changed` when it is the active story, `stories_changed` when the list changes.
+#[utoipa::path(
+    tag = "stories",
+    params(("id" = i64, Path, description = "The story's id")),
+    request_body = UpdateStoryBody,
+    responses(
+        (status = 200, body = StoryView),
+        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody),
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[patch("/api/stories/{id}")]
+pub async fn update(
+    state: web::Data<AppState>,
+    identity: Identity,
+    path: web::Path<String>,
+    body: web::Json<Value>,
+) -> Result<HttpResponse, ApiError> {
+    identity.require_admin()?;
+    let id = parse_id(&path, "story")?;
+    let body: UpdateStoryBody = parse(body.into_inner())?;
+    let ticket_number = body
+        .ticket_number
+        .as_deref()
+        .map(fields::ticket_number)
+        .transpose()?;
+    let title = body.title.as_deref().map(fields::title).transpose()?;
+    let description = body.description.as_deref().map(sanitize_description);
+    if let Some(Some(session_id)) = body.poker_session_id {
+        if session_id <= 0 {
+            return Err(ApiError::invalid(
+                "poker_session_id",
+                "must be the id of a session",
+            ));
+        }
+    }
+    let (raw_points, target_session) = (body.story_points, body.poker_session_id);
+    let list_changed = ticket_number.is_some() || title.is_some() || raw_points.is_some();
+    let active_changed = ticket_number.is_some() || title.is_some() || description.is_some();
+    let store = state.store.clone();
+    let edit = blocking(move || {
+        let story = store
+            .story(id)?
+            .ok_or_else(|| ApiError::NotFound(format!("no story {id}")))?;
+        let session_id = target_session.unwrap_or(story.poker_session_id);
+        let deck = match session_id {
+            Some(s) => {
+                store
+                    .session(s)?
+                    .ok_or_else(|| {
+                        ApiError::invalid("poker_session_id", format!("no session {s}"))
+                    })?
+                    .deck
+            }
+            None => Deck::default(),
+        };
+        let story_points = match raw_points {
+            None => None,
+            Some(None) => Some(None),
+            Some(Some(raw)) => Some(Some(
+                deck.story_points(&raw)
+                    .ok_or_else(|| {
+                        ApiError::invalid(
+                            "story_points",
+                            format!("{raw} is not a point option of the session's deck"),
+                        )
+                    })?
+                    .as_str()
+                    .to_string(),
+            )),
+        };
+        let patch = StoryPatch {
+            ticket_number,
+            title,
+            description,
+            story_points,
+            poker_session_id: target_session,
+        };
+        store.update_story(id, &patch).map_err(no_story(id))
+    })
+    .await?;
+    let now = edit.story.poker_session_id;
+    if edit.previous_session_id != now {
+        if let Some(old) = edit.previous_session_id {
+            if edit.was_active {
+                state.notify(old, Changed::Reload);
+            }
+            state.notify(old, Changed::Stories);
+        }
+        if let Some(new) = now {
+            state.notify(new, Changed::Stories);
+        }
+    } else if let Some(session_id) = now {
+        if edit.was_active && active_changed {
+            state.notify(session_id, Changed::Reload);
+        }
+        if list_changed {
+            state.notify(session_id, Changed::Stories);
+        }
+    }
+    Ok(HttpResponse::Ok().json(StoryView::from(&edit.story)))
+}
+
+/// Deletes a story with its votes; it stops being the active story. Open sockets get
+/// `stories_changed`.
+#[utoipa::path(
+    tag = "stories",
+    params(("id" = i64, Path, description = "The story's id")),
+    responses((status = 204, description = "Deleted"), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[delete("/api/stories/{id}")]
+pub async fn delete(
+    state: web::Data<AppState>,
+    identity: Identity,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    identity.require_admin()?;
+    let id = parse_id(&path, "story")?;
+    let store = state.store.clone();
+    let removal = blocking(move || store.delete_story(id).map_err(no_story(id))).await?;
+    if let Some(session_id) = removal.session_id {
+        if removal.was_active {
+            state.notify(session_id, Changed::Reload);
+        }
+        state.notify(session_id, Changed::Stories);
+    }
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// A story's votes as in `story_changed`. While the story is active and votes are secret, a
+/// caller who may vote and has not voted gets `votes` empty (and `voters` in full).
+#[utoipa::path(
+    tag = "stories",
+    params(("id" = i64, Path, description = "The story's id")),
+    responses((status = 200, body = VotesView), (status = 401, body = ErrorBody), (status = 404, body = ErrorBody)),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[get("/api/stories/{id}/votes")]
+pub async fn votes(
+    state: web::Data<AppState>,
+    identity: Identity,
+    path: web::Path<String>,
+) -> Result<HttpResponse, ApiError> {
+    let id = parse_id(&path, "story")?;
+    let store = state.store.clone();
+    let user = identity.user;
+    let view = blocking(move || {
+        let story = store
+            .story(id)?
+            .ok_or_else(|| ApiError::NotFound(format!("no story {id}")))?;
+        let session = match story.poker_session_id {
+            Some(s) => store.session(s)?,
+            None => None,
+        };
+        let rows = store.votes(id)?;
+        let voters: Vec<Voter> = rows
+            .iter()
+            .map(|v| Voter {
+                id: v.user_id,
+                name: v.username.clone(),
+            })
+            .collect();
+        let secret = session
+            .as_ref()
+            .is_some_and(|s| s.secret_votes && s.active_story_id == Some(id))
+            && user.can_vote
+            && !rows.iter().any(|v| v.user_id == user.id);
+        let deck = session.map(|s| s.deck).unwrap_or_default();
+        let votes = if secret {
+            json!({})
+        } else {
+            tally(
+                &deck,
+                voters.iter().zip(rows.iter().map(|v| v.choice.as_str())),
+            )
+            .to_json()
+        };
+        let voters = voters
+            .into_iter()
+            .map(|v| VoterView {
+                id: v.id,
+                name: v.name,
+            })
+            .collect();
+        Ok(VotesView { votes, voters })
+    })
+    .await?;
+    Ok(HttpResponse::Ok().json(view))
+}
