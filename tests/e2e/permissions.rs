@@ -157,7 +157,23 @@ async fn moderator_without_vote_right_is_forbidden_to_vote(backend: Backend) {
     let voter = room.users[VOTER].clone();
     assert_votes(&views[MODERATOR], json!({"5": [voter.voter()]}), &[&voter]);
 
-    // What the moderator may do still works.
+    // What the moderator may do still works: reset, points, next story.
+    room.clients[MODERATOR]
+        .send_event("reset_requested", json!({}))
+        .await;
+    for data in room.expect_story_changed().await {
+        assert_votes(&data, json!({}), &[]);
+    }
+    room.clients[MODERATOR]
+        .send_event("points_submitted", json!({"story_points": 8}))
+        .await;
+    for client in room.clients.iter_mut() {
+        assert_eq!(
+            client.expect_event("story_points_submitted").await,
+            json!({"story_points": 8})
+        );
+        client.expect_event("stories_changed").await;
+    }
     room.clients[MODERATOR]
         .send_event(
             "next_story_requested",

@@ -203,7 +203,6 @@ impl Server {
             .env("BIND", "127.0.0.1:0")
             .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", "warn")
-            .env_remove("REDIS_URL")
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
@@ -220,6 +219,17 @@ impl Server {
                 Some(value) => cmd.env(key, value),
                 None => cmd.env_remove(key),
             };
+        }
+        // Settings the tests rely on being at their defaults, whatever the environment says.
+        for key in [
+            "REDIS_URL",
+            "ALLOWED_ORIGINS",
+            "COOKIE_KEY",
+            "COOKIE_SECURE",
+            "LOGIN_DAYS",
+            "DATABASE_POOL_SIZE",
+        ] {
+            cmd.env_remove(key);
         }
         let mut child = cmd.spawn().expect("spawn the planning-poker binary");
         let stdout = child.stdout.take().expect("the child's stdout is piped");
@@ -792,7 +802,13 @@ pub struct WsClient {
     /// Who this is, for failure messages.
     pub name: String,
     ws: Stream,
+    /// When the latest frames were sent (see [`PACE`]).
+    sent: std::collections::VecDeque<tokio::time::Instant>,
 }
+
+/// At most this many frames per second leave one socket through the ordinary send methods:
+/// half the server's limit of 20, so only [`WsClient::flood`] ever trips it.
+const PACE: usize = 10;
 
 impl WsClient {
     /// Performs the handshake.
@@ -801,6 +817,7 @@ impl WsClient {
         Ok(WsClient {
             name: name.to_string(),
             ws,
+            sent: std::collections::VecDeque::new(),
         })
     }
 
@@ -810,8 +827,26 @@ impl WsClient {
             .await;
     }
 
+    /// Waits, if needed, so that this socket sends at most [`PACE`] frames in any second.
+    async fn pace(&mut self) {
+        let now = tokio::time::Instant::now();
+        while self
+            .sent
+            .front()
+            .is_some_and(|t| now.duration_since(*t) >= Duration::from_secs(1))
+        {
+            self.sent.pop_front();
+        }
+        if self.sent.len() >= PACE {
+            let oldest = self.sent.pop_front().expect("PACE is above 0");
+            tokio::time::sleep_until(oldest + Duration::from_secs(1)).await;
+        }
+        self.sent.push_back(tokio::time::Instant::now());
+    }
+
     /// Sends one text frame.
     pub async fn send_text(&mut self, text: String) {
+        self.pace().await;
         let name = self.name.clone();
         self.ws
             .send(Message::text(text))
@@ -821,6 +856,7 @@ impl WsClient {
 
     /// Sends one binary frame.
     pub async fn send_binary(&mut self, bytes: Vec<u8>) {
+        self.pace().await;
         let name = self.name.clone();
         self.ws
             .send(Message::binary(bytes))
@@ -828,8 +864,8 @@ impl WsClient {
             .unwrap_or_else(|e| panic!("{name}: sending a binary frame failed: {e}"));
     }
 
-    /// Queues the frames and flushes them at once; stops at the first write error (the
-    /// server may close the socket meanwhile). Returns how many were written.
+    /// Queues the frames and flushes them at once, with no pacing; stops at the first write
+    /// error (the server may close the socket meanwhile). Returns how many were written.
     pub async fn flood(&mut self, frames: Vec<String>) -> usize {
         let mut sent = 0;
         for frame in frames {
