@@ -6,6 +6,7 @@ pub mod auth;
 pub mod error;
 pub mod live;
 pub mod ops;
+pub mod pages;
 pub mod settings;
 pub mod setup;
 pub mod ws;
@@ -13,7 +14,7 @@ pub mod ws;
 use std::sync::Arc;
 
 use actix::prelude::*;
-use actix_web::{get, middleware, web, App, HttpResponse, HttpServer};
+use actix_web::{middleware, web, App, HttpResponse, HttpServer};
 use poker_db::Store;
 use utoipa_actix_web::AppExt;
 
@@ -69,18 +70,9 @@ async fn not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::NotFound("no such page or endpoint".into()))
 }
 
-/// The start page.
-#[utoipa::path(tag = "operations", responses((status = 200, content_type = "text/html", description = "The start page")))]
-#[get("/")]
-async fn index() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("text/html; charset=utf-8")
-        .body(include_str!("../assets/index.html"))
-}
-
 /// Every route of the server, registered so that each lands in the OpenAPI document.
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(index);
+    pages::routes(cfg);
     ops::routes(cfg);
     api::routes(cfg);
     ws::routes(cfg);

@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
         (name = "sessions", description = "Poker sessions"),
         (name = "stories", description = "Stories and their votes"),
         (name = "operations", description = "Health, readiness, live sockets, this document"),
+        (name = "web", description = "The web UI's pages and files"),
     )
 )]
 pub struct ApiDoc;
