@@ -7,6 +7,9 @@
 mod support;
 
 mod bad_input;
+mod browser;
+mod browser_admin;
+mod cli;
 mod handshake;
 mod permissions;
 mod presence;
