@@ -144,6 +144,12 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
             .wrap(middleware::NormalizePath::trim())
             .default_service(web::to(not_found))
     })
+    // Frames are small and latency matters more than packet count: no Nagle delay.
+    .on_connect(|conn, _| {
+        if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
+            let _ = tcp.set_nodelay(true);
+        }
+    })
     .bind(&settings.bind)
     .map_err(|source| StartError::Bind {
         addr: settings.bind.clone(),

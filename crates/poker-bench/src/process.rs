@@ -1,0 +1,124 @@
+//! Server processes the bench starts (the real server, the baseline) and their memory.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use anyhow::{bail, Context, Result};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// A server process; killed on drop.
+pub struct ServerProcess {
+    child: Child,
+    pub url: String,
+    pub pid: u32,
+    _dir: Option<PathBuf>,
+}
+
+impl ServerProcess {
+    async fn start(mut cmd: Command, marker: &str, dir: Option<PathBuf>) -> Result<ServerProcess> {
+        cmd.stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        let mut child = cmd.spawn().context("start the server process")?;
+        let pid = child.id().context("the server has a pid")?;
+        let stdout = child.stdout.take().context("stdout is piped")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let url = tokio::time::timeout(Duration::from_secs(120), async {
+            while let Ok(Some(line)) = lines.next_line().await {
+                if let Some(rest) = line.split(marker).nth(1) {
+                    return Some(format!("http://{}", rest.trim()));
+                }
+            }
+            None
+        })
+        .await
+        .context("the server did not start within 120 s")?
+        .context("the server exited before listening")?;
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(ServerProcess {
+            child,
+            url,
+            pid,
+            _dir: dir,
+        })
+    }
+
+    /// Starts the real server binary on `database_url` (a fresh SQLite file when `None`).
+    pub async fn real(
+        binary: &Path,
+        database_url: Option<&str>,
+        admin_password: &str,
+    ) -> Result<ServerProcess> {
+        if !binary.exists() {
+            bail!(
+                "no server binary at {} (build it: cargo build --release)",
+                binary.display()
+            );
+        }
+        let dir = std::env::temp_dir().join(format!(
+            "poker-bench-{}-{}",
+            std::process::id(),
+            now_nanos()
+        ));
+        std::fs::create_dir_all(&dir)?;
+        let url = match database_url {
+            Some(url) => url.to_string(),
+            None => format!("sqlite://{}/bench.db", dir.display()),
+        };
+        let mut cmd = Command::new(binary);
+        cmd.arg("serve")
+            .current_dir(&dir)
+            .env("DATABASE_URL", url)
+            .env("BIND", "127.0.0.1:0")
+            .env("ADMIN_PASSWORD", admin_password)
+            .env("RUST_LOG", "warn")
+            .env_remove("REDIS_URL");
+        Self::start(cmd, "planning-poker listening on http://", Some(dir)).await
+    }
+
+    /// Starts the baseline server (this binary's `baseline-server` subcommand).
+    pub async fn baseline() -> Result<ServerProcess> {
+        let exe = std::env::current_exe().context("find the bench binary")?;
+        let mut cmd = Command::new(exe);
+        cmd.args(["baseline-server", "--bind", "127.0.0.1:0"]);
+        Self::start(cmd, "baseline listening on http://", None).await
+    }
+
+    /// Resident memory of the process, in KiB.
+    pub fn rss_kib(&self) -> Option<u64> {
+        rss_kib(self.pid)
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+        if let Some(dir) = &self._dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+fn now_nanos() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_nanos())
+}
+
+/// Resident memory of a process, in KiB (Linux `/proc`).
+pub fn rss_kib(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find(|l| l.starts_with("VmRSS:"))
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|v| v.parse().ok())
+}
+
+/// Raises this process's open-file limit as far as allowed (children inherit it).
+pub fn raise_fd_limit() -> u64 {
+    rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024)
+}

@@ -1,0 +1,275 @@
+//! The benchmark scenarios, and what they share: live sessions of connected members whose
+//! frames feed a latency tracker, and voters that vote at a given rate.
+
+pub mod fanout;
+pub mod idle;
+pub mod join_storm;
+pub mod ramp;
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{bail, Result};
+use futures_util::{stream, StreamExt};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+use crate::client::Conn;
+use crate::matching::Tracker;
+use crate::stats::{Latencies, Percentiles};
+use crate::target::{SessionPlan, Target};
+
+/// The options of the default deck that voters cycle through (consecutive votes always differ).
+pub const CHOICES: [&str; 8] = ["1", "2", "3", "5", "8", "13", "21", "34"];
+
+/// Counters shared by every socket of a run.
+#[derive(Default)]
+pub struct Counters {
+    pub frames: AtomicU64,
+    pub errors: AtomicU64,
+    pub story_frames: AtomicU64,
+}
+
+/// A session whose members are connected.
+pub struct LiveSession {
+    pub plan: SessionPlan,
+    pub conns: Vec<Conn>,
+    pub tracker: Arc<Mutex<Tracker>>,
+    /// The last choice each voter sent (member index → choice).
+    pub last_choice: Mutex<Vec<Option<&'static str>>>,
+}
+
+/// Connects every member of every plan (at most `parallel` handshakes at once).
+pub async fn connect_all(
+    target: &Target,
+    plans: Vec<SessionPlan>,
+    counters: &Arc<Counters>,
+    heartbeat: Option<Duration>,
+    parallel: usize,
+    connect_times: &mut Latencies,
+) -> Result<Vec<LiveSession>> {
+    let mut jobs = Vec::new();
+    let mut sessions = Vec::new();
+    for plan in plans {
+        let tracker = Arc::new(Mutex::new(Tracker::new(plan.members.len())));
+        for (index, member) in plan.members.iter().enumerate() {
+            jobs.push((
+                sessions.len(),
+                index,
+                target.ws_url(plan.id, member),
+                tracker.clone(),
+            ));
+        }
+        let voters = plan.members.len();
+        sessions.push(LiveSession {
+            plan,
+            conns: Vec::new(),
+            tracker,
+            last_choice: Mutex::new(vec![None; voters]),
+        });
+    }
+    let results: Vec<_> = stream::iter(jobs)
+        .map(|(session, index, url, tracker)| {
+            let counters = counters.clone();
+            async move {
+                let on_frame = move |text: &str, at: Instant| {
+                    counters.frames.fetch_add(1, Ordering::Relaxed);
+                    // Cheap checks first: most frames need no parsing.
+                    if text.contains("\"story_changed\"") {
+                        counters.story_frames.fetch_add(1, Ordering::Relaxed);
+                        if let Ok(frame) = serde_json::from_str::<Value>(text) {
+                            if let Ok(mut t) = tracker.lock() {
+                                t.observe(index, &frame["data"], at);
+                            }
+                        }
+                    } else if text.contains("\"event\":\"error\"") {
+                        counters.errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                };
+                (session, index, Conn::open(&url, heartbeat, on_frame).await)
+            }
+        })
+        .buffer_unordered(parallel.max(1))
+        .collect()
+        .await;
+    let mut failures = 0;
+    let mut slots: Vec<Vec<Option<Conn>>> = sessions
+        .iter()
+        .map(|s| (0..s.plan.members.len()).map(|_| None).collect())
+        .collect();
+    for (session, index, conn) in results {
+        match conn {
+            Ok(conn) => {
+                connect_times.record(conn.connect_time);
+                slots[session][index] = Some(conn);
+            }
+            Err(e) => {
+                failures += 1;
+                if failures <= 3 {
+                    eprintln!("connect failed: {e:#}");
+                }
+            }
+        }
+    }
+    if failures > 0 {
+        bail!("{failures} connections failed");
+    }
+    for (session, conns) in sessions.iter_mut().zip(slots) {
+        session.conns = conns.into_iter().flatten().collect();
+    }
+    Ok(sessions)
+}
+
+/// Makes each session's story active (its first member moderates) and waits until every member
+/// has seen it.
+pub async fn activate(sessions: &[LiveSession], counters: &Counters) -> Result<()> {
+    let before = counters.story_frames.load(Ordering::Relaxed);
+    let expected: u64 = sessions.iter().map(|s| s.conns.len() as u64).sum();
+    for s in sessions {
+        s.conns[0].send("next_story_requested", json!({"story_id": s.plan.story_id}));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while counters.story_frames.load(Ordering::Relaxed) - before < expected {
+        if Instant::now() > deadline {
+            bail!("the stories did not become active within 30 s");
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    Ok(())
+}
+
+/// What one period of voting measured.
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct VotingResult {
+    pub per_recipient: Percentiles,
+    pub whole_session: Percentiles,
+    pub votes_sent: u64,
+    pub votes_delivered: u64,
+    pub votes_undelivered: u64,
+    pub votes_sent_per_sec: f64,
+    pub votes_delivered_per_sec: f64,
+    pub frames_per_sec: f64,
+    pub errors: u64,
+    pub seconds: f64,
+}
+
+/// Every voter of every session votes once per `interval` for `duration` (start times spread
+/// evenly), then waits up to `drain` for deliveries.
+pub async fn vote(
+    sessions: &Arc<Vec<LiveSession>>,
+    counters: &Arc<Counters>,
+    interval: Duration,
+    duration: Duration,
+    drain: Duration,
+) -> VotingResult {
+    for s in sessions.iter() {
+        if let Ok(mut t) = s.tracker.lock() {
+            t.reset_stats();
+        }
+    }
+    let frames_before = counters.frames.load(Ordering::Relaxed);
+    let errors_before = counters.errors.load(Ordering::Relaxed);
+    let sent = Arc::new(AtomicU64::new(0));
+    let voters: Vec<(usize, usize)> = sessions
+        .iter()
+        .enumerate()
+        .flat_map(|(s, live)| {
+            live.plan
+                .members
+                .iter()
+                .enumerate()
+                .filter(|(_, m)| !m.moderator)
+                .map(move |(i, _)| (s, i))
+        })
+        .collect();
+    let total = voters.len().max(1);
+    let started = Instant::now();
+    let end = tokio::time::Instant::now() + duration;
+    let mut tasks = Vec::new();
+    for (n, (s, i)) in voters.into_iter().enumerate() {
+        let sessions = sessions.clone();
+        let sent = sent.clone();
+        let offset = interval.mul_f64(n as f64 / total as f64);
+        tasks.push(tokio::spawn(async move {
+            let live = &sessions[s];
+            let user_id = live.plan.members[i].user_id;
+            let mut ticker =
+                tokio::time::interval_at(tokio::time::Instant::now() + offset, interval);
+            ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            let mut round = 0usize;
+            loop {
+                let tick = ticker.tick().await;
+                if tick >= end {
+                    break;
+                }
+                let choice = CHOICES[(round + i) % CHOICES.len()];
+                round += 1;
+                if let Ok(mut t) = live.tracker.lock() {
+                    t.sent(user_id, choice, Instant::now());
+                }
+                if live.conns[i].send("vote_submitted", json!({"choice": choice})) {
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(mut last) = live.last_choice.lock() {
+                        last[i] = Some(choice);
+                    }
+                }
+            }
+        }));
+    }
+    for task in tasks {
+        let _ = task.await;
+    }
+    let voting = started.elapsed();
+    let drain_until = Instant::now() + drain;
+    while Instant::now() < drain_until
+        && sessions
+            .iter()
+            .any(|s| s.tracker.lock().map_or(false, |t| t.in_flight() > 0))
+    {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let mut per_recipient = Latencies::new();
+    let mut whole_session = Latencies::new();
+    let (mut delivered, mut undelivered) = (0, 0);
+    for s in sessions.iter() {
+        if let Ok(t) = s.tracker.lock() {
+            per_recipient.merge(&t.per_recipient);
+            whole_session.merge(&t.whole_session);
+            delivered += t.delivered;
+            undelivered += t.in_flight() as u64 + t.superseded;
+        }
+    }
+    let seconds = voting.as_secs_f64().max(0.001);
+    let votes_sent = sent.load(Ordering::Relaxed);
+    VotingResult {
+        per_recipient: per_recipient.percentiles(),
+        whole_session: whole_session.percentiles(),
+        votes_sent,
+        votes_delivered: delivered,
+        votes_undelivered: undelivered,
+        votes_sent_per_sec: votes_sent as f64 / seconds,
+        votes_delivered_per_sec: delivered as f64 / seconds,
+        frames_per_sec: (counters.frames.load(Ordering::Relaxed) - frames_before) as f64 / seconds,
+        errors: counters.errors.load(Ordering::Relaxed) - errors_before,
+        seconds,
+    }
+}
+
+/// On the real server: how many voters' last votes are stored as they were sent.
+pub async fn check_persisted(target: &Target, sessions: &[LiveSession]) -> Result<(u64, u64)> {
+    let (mut ok, mut total) = (0, 0);
+    for s in sessions {
+        let stored = target.persisted_votes(s.plan.story_id).await?;
+        let last = s.last_choice.lock().map(|l| l.clone()).unwrap_or_default();
+        for (i, choice) in last.iter().enumerate() {
+            if let Some(choice) = choice {
+                total += 1;
+                if stored.get(&s.plan.members[i].user_id).map(String::as_str) == Some(*choice) {
+                    ok += 1;
+                }
+            }
+        }
+    }
+    Ok((ok, total))
+}

@@ -1,0 +1,102 @@
+//! `ramp`: raises the total vote rate stage by stage until the whole-session p99 passes a
+//! bound (or votes stop arriving); reports the highest rate held.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use super::{activate, connect_all, vote, Counters, VotingResult};
+use crate::stats::Latencies;
+use crate::target::Target;
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Config {
+    pub sessions: usize,
+    pub participants: usize,
+    pub bound_ms: f64,
+    pub stage_secs: u64,
+    pub start_rate: f64,
+    pub factor: f64,
+    pub max_rate: f64,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Stage {
+    pub target_rate: f64,
+    pub voting: VotingResult,
+    pub held: bool,
+}
+
+#[derive(Debug, Clone, Serialize, serde::Deserialize)]
+pub struct Outcome {
+    /// The highest vote rate (votes sent per second) whose whole-session p99 stayed under the bound.
+    pub highest_rate_held: f64,
+    pub stages: Vec<Stage>,
+}
+
+/// A stage holds when its whole-session p99 is under the bound and (nearly) every vote arrived.
+pub fn held(voting: &VotingResult, bound_ms: f64) -> bool {
+    voting.whole_session.count > 0
+        && voting.whole_session.p99 <= bound_ms
+        && voting.votes_delivered as f64 >= 0.99 * voting.votes_sent as f64
+}
+
+pub async fn run(target: &Target, config: &Config) -> Result<Outcome> {
+    let users = target.users(config.participants, true).await?;
+    let plans = target.sessions(config.sessions, &users).await?;
+    let counters = Arc::new(Counters::default());
+    let sessions = connect_all(
+        target,
+        plans,
+        &counters,
+        Some(Duration::from_secs(20)),
+        64,
+        &mut Latencies::new(),
+    )
+    .await?;
+    activate(&sessions, &counters).await?;
+    let sessions = Arc::new(sessions);
+    let voters = (config.sessions * config.participants.saturating_sub(1)).max(1) as f64;
+    let mut rate = config.start_rate;
+    let mut stages = Vec::new();
+    let mut highest_rate_held = 0.0;
+    while rate <= config.max_rate {
+        let interval = Duration::from_secs_f64(voters / rate);
+        let voting = vote(
+            &sessions,
+            &counters,
+            interval,
+            Duration::from_secs(config.stage_secs),
+            Duration::from_secs(3),
+        )
+        .await;
+        let ok = held(&voting, config.bound_ms);
+        eprintln!(
+            "  ramp {:>8.0} votes/s target: sent {:>8.0}/s, whole-session p99 {:>8.2} ms, delivered {}/{} {}",
+            rate,
+            voting.votes_sent_per_sec,
+            voting.whole_session.p99,
+            voting.votes_delivered,
+            voting.votes_sent,
+            if ok { "held" } else { "NOT held" }
+        );
+        if ok {
+            highest_rate_held = voting.votes_sent_per_sec;
+        }
+        stages.push(Stage {
+            target_rate: rate,
+            voting,
+            held: ok,
+        });
+        if !ok {
+            break;
+        }
+        rate *= config.factor;
+    }
+    Ok(Outcome {
+        highest_rate_held,
+        stages,
+    })
+}
