@@ -55,6 +55,8 @@ pub struct Target {
     http: reqwest::Client,
     admin_token: Option<String>,
     run_id: String,
+    /// Makes the names of each batch of users unique within a run.
+    batch: Arc<std::sync::atomic::AtomicU64>,
 }
 
 fn run_id() -> String {
@@ -74,6 +76,7 @@ impl Target {
             http: reqwest::Client::new(),
             admin_token: None,
             run_id: run_id(),
+            batch: Default::default(),
         })
     }
 
@@ -117,6 +120,7 @@ impl Target {
             http,
             admin_token: Some(admin_token),
             run_id: run_id(),
+            batch: Default::default(),
         })
     }
 
@@ -174,11 +178,14 @@ impl Target {
                 .collect());
         }
         let this = Arc::new(self.clone());
+        let batch = self
+            .batch
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         stream::iter(0..count)
             .map(|i| {
                 let this = this.clone();
                 async move {
-                    let name = format!("bench-{}-{i}", this.run_id);
+                    let name = format!("bench-{}-{batch}-{i}", this.run_id);
                     let moderator = is_moderator(i);
                     let user = this
                         .admin(

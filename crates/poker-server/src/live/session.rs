@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use actix::prelude::*;
 use actix_web_actors::ws::{CloseCode, CloseReason};
@@ -47,6 +47,10 @@ pub struct PokerSession {
     state: Option<Loaded>,
     members: HashMap<ConnId, Member>,
     joins: u64,
+    /// When `participants_changed` last went to everyone.
+    participants_sent_at: Option<Instant>,
+    /// A `participants_changed` is due at the end of the current window.
+    participants_due: bool,
 }
 
 impl PokerSession {
@@ -64,6 +68,8 @@ impl PokerSession {
             state: None,
             members: HashMap::new(),
             joins: 0,
+            participants_sent_at: None,
+            participants_due: false,
         }
     }
 
@@ -221,12 +227,45 @@ impl PokerSession {
         server_frame("stories_changed", json!({ "stories": stories })).into()
     }
 
+    /// How long after one `participants_changed` to everyone the next may follow: 1 ms per
+    /// member, at most 1 s. It bounds the frames a session sends per second, so a join storm of N
+    /// users costs frames linear in N (one per join would be N²/2).
+    fn participants_window(&self) -> Duration {
+        Duration::from_millis(self.members.len() as u64).min(Duration::from_secs(1))
+    }
+
+    /// Sends `participants_changed` to everyone now or, when one went out less than a window
+    /// ago, once at the end of the window for every change in between.
+    fn participants_changed(&mut self, ctx: &mut Context<Self>) {
+        if self.participants_due {
+            return;
+        }
+        let window = self.participants_window();
+        match self.participants_sent_at.map(|at| at.elapsed()) {
+            Some(elapsed) if elapsed < window => {
+                self.participants_due = true;
+                ctx.run_later(window - elapsed, |act, _| {
+                    act.participants_due = false;
+                    act.send_participants();
+                });
+            }
+            _ => self.send_participants(),
+        }
+    }
+
+    fn send_participants(&mut self) {
+        self.participants_sent_at = Some(Instant::now());
+        if !self.members.is_empty() {
+            self.broadcast(self.participants_frame());
+        }
+    }
+
     fn has_user(&self, user_id: i64) -> bool {
         self.members.values().any(|m| m.user.id == user_id)
     }
 
     /// Removes sockets; those whose user has no socket left make one `participants_changed`.
-    fn remove(&mut self, conns: &[ConnId]) {
+    fn remove(&mut self, conns: &[ConnId], ctx: &mut Context<Self>) {
         let mut someone_left = false;
         for conn in conns {
             if let Some(member) = self.members.remove(conn) {
@@ -240,7 +279,7 @@ impl PokerSession {
             }
         }
         if someone_left {
-            self.broadcast(self.participants_frame());
+            self.participants_changed(ctx);
         }
         if self.members.is_empty() {
             self.registry.do_send(Idle {
@@ -251,7 +290,7 @@ impl PokerSession {
     }
 
     /// Closes sockets that have been silent longer than the client timeout.
-    fn sweep(&mut self) {
+    fn sweep(&mut self, ctx: &mut Context<Self>) {
         let timeout = self.config.client_timeout;
         let stale: Vec<ConnId> = self
             .members
@@ -271,11 +310,11 @@ impl PokerSession {
                 }));
             }
         }
-        self.remove(&stale);
+        self.remove(&stale, ctx);
     }
 
     /// Closes every socket of a user (deleted while connected).
-    fn close_user(&mut self, user_id: i64) {
+    fn close_user(&mut self, user_id: i64, ctx: &mut Context<Self>) {
         let conns: Vec<ConnId> = self
             .members
             .iter()
@@ -291,7 +330,7 @@ impl PokerSession {
             }
         }
         if !conns.is_empty() {
-            self.remove(&conns);
+            self.remove(&conns, ctx);
         }
     }
 
@@ -508,14 +547,14 @@ impl Actor for PokerSession {
             Ok(Err(e)) => log::error!("session {}: cannot load: {e}", act.id),
             Err(_) => log::error!("session {}: cannot load: shutting down", act.id),
         }));
-        ctx.run_interval(self.config.sweep_interval(), |act, _| act.sweep());
+        ctx.run_interval(self.config.sweep_interval(), |act, ctx| act.sweep(ctx));
     }
 }
 
 impl Handler<Join> for PokerSession {
     type Result = ();
 
-    fn handle(&mut self, msg: Join, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) {
         self.joins += 1;
         if self.state.is_none() {
             msg.socket.do_send(ToSocket::Frame(
@@ -559,11 +598,10 @@ impl Handler<Join> for PokerSession {
                 self.send(conn, frame);
             }
         }
-        let participants = self.participants_frame();
         if first_socket {
-            self.broadcast(participants);
+            self.participants_changed(ctx);
         } else {
-            self.send(conn, participants);
+            self.send(conn, self.participants_frame());
         }
     }
 }
@@ -571,9 +609,9 @@ impl Handler<Join> for PokerSession {
 impl Handler<Leave> for PokerSession {
     type Result = ();
 
-    fn handle(&mut self, msg: Leave, _: &mut Context<Self>) {
+    fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
         if self.members.contains_key(&msg.conn) {
-            self.remove(&[msg.conn]);
+            self.remove(&[msg.conn], ctx);
         }
     }
 }
@@ -626,7 +664,7 @@ impl Handler<Changed> for PokerSession {
             }
             Changed::Reload | Changed::UserRemoved(_) => {
                 if let Changed::UserRemoved(user_id) = change {
-                    self.close_user(user_id);
+                    self.close_user(user_id, ctx);
                 }
                 let load = actix_web::web::block(move || store.live_state(id));
                 ctx.wait(load.into_actor(self).map(|result, act, _| match result {
