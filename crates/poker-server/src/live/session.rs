@@ -227,11 +227,11 @@ impl PokerSession {
         server_frame("stories_changed", json!({ "stories": stories })).into()
     }
 
-    /// How long after one `participants_changed` to everyone the next may follow: 1 ms per
-    /// member, at most 1 s. It bounds the frames a session sends per second, so a join storm of N
-    /// users costs frames linear in N (one per join would be N²/2).
+    /// How long after one `participants_changed` to everyone the next may follow: 2 ms per
+    /// member, at most 1 s. It bounds the frames a session sends per second (about 500), so a join
+    /// storm of N users costs frames linear in N (one broadcast per join would be N²/2).
     fn participants_window(&self) -> Duration {
-        Duration::from_millis(self.members.len() as u64).min(Duration::from_secs(1))
+        Duration::from_millis(2 * self.members.len() as u64).min(Duration::from_secs(1))
     }
 
     /// Sends `participants_changed` to everyone now or, when one went out less than a window
