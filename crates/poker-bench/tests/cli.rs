@@ -1,0 +1,72 @@
+//! The poker-bench binary: a short run against its baseline prints the table and writes JSON;
+//! a target off this machine is refused before any traffic is sent.
+
+use std::process::Command;
+
+const BIN: &str = env!("CARGO_BIN_EXE_poker-bench");
+
+#[test]
+fn a_short_fanout_against_the_baseline_prints_a_table_and_writes_json() {
+    let dir = std::env::temp_dir().join(format!("poker-bench-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let json = dir.join("fanout.json");
+    let out = Command::new(BIN)
+        .args([
+            "--against",
+            "baseline",
+            "--max-runtime-secs",
+            "120",
+            "--json",
+        ])
+        .arg(&json)
+        .args([
+            "fanout",
+            "--sessions",
+            "2",
+            "--participants",
+            "3",
+            "--interval-ms",
+            "250",
+            "--duration-secs",
+            "2",
+        ])
+        .output()
+        .expect("run poker-bench");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "poker-bench failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("whole-session latency p99 (ms)"),
+        "the table is printed: {stdout}"
+    );
+    let doc: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("the JSON file is written"))
+            .expect("valid JSON");
+    let voting = &doc["baseline"]["voting"];
+    assert!(voting["votes_sent"].as_u64().unwrap_or(0) > 0, "{doc}");
+    assert_eq!(voting["votes_delivered"], voting["votes_sent"], "{doc}");
+    assert!(doc["server"].is_null());
+    std::fs::remove_dir_all(dir).ok();
+}
+
+#[test]
+fn targets_off_this_machine_are_refused() {
+    let out = Command::new(BIN)
+        .args([
+            "--against",
+            "server",
+            "--server-url",
+            "http://10.1.2.3:8000",
+            "fanout",
+            "--duration-secs",
+            "1",
+        ])
+        .output()
+        .expect("run poker-bench");
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("only targets loopback"), "{stderr}");
+}
