@@ -34,7 +34,13 @@ pub struct Outcome {
     /// The highest vote rate (votes sent per second) whose whole-session p99 stayed under the bound.
     pub highest_rate_held: f64,
     pub stages: Vec<Stage>,
+    /// Why the ramp stopped.
+    pub stopped_because: String,
 }
+
+/// Votes a second one socket may send before the server's flood limit (20 frames a second,
+/// PROTOCOL.md) would refuse them; a ramp that needs more must use more sessions.
+pub const MAX_VOTES_PER_SOCKET: f64 = 15.0;
 
 /// A stage holds when its whole-session p99 is under the bound and (nearly) every vote arrived.
 pub fn held(voting: &VotingResult, bound_ms: f64) -> bool {
@@ -62,7 +68,15 @@ pub async fn run(target: &Target, config: &Config) -> Result<Outcome> {
     let mut rate = config.start_rate;
     let mut stages = Vec::new();
     let mut highest_rate_held = 0.0;
+    let mut stopped_because = format!("reached --max-rate {}", config.max_rate);
     while rate <= config.max_rate {
+        if rate / voters > MAX_VOTES_PER_SOCKET {
+            stopped_because = format!(
+                "{rate:.0} votes/s would need {:.1} votes/s per socket, over the flood limit; use more --sessions",
+                rate / voters
+            );
+            break;
+        }
         let interval = Duration::from_secs_f64(voters / rate);
         let voting = vote(
             &sessions,
