@@ -99,18 +99,25 @@ pub async fn run(target: &Target, config: &Config) -> Result<Outcome> {
         if ok {
             highest_rate_held = voting.votes_sent_per_sec;
         }
+        let p99 = voting.whole_session.p99;
         stages.push(Stage {
             target_rate: rate,
             voting,
             held: ok,
         });
         if !ok {
+            stopped_because = format!(
+                "at {rate:.0} votes/s the whole-session p99 was {p99:.1} ms (bound {} ms) or votes went missing",
+                config.bound_ms
+            );
             break;
         }
         rate *= config.factor;
     }
+    eprintln!("  ramp stopped: {stopped_because}");
     Ok(Outcome {
         highest_rate_held,
         stages,
+        stopped_because,
     })
 }
