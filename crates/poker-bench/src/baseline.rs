@@ -19,12 +19,15 @@ use serde_json::{json, Map, Value};
 #[rtype(result = "()")]
 struct Frame(ByteString);
 
+/// A socket's user: id, name, and whether they moderate.
+type User = (i64, String, bool);
+
 #[derive(Message)]
 #[rtype(result = "()")]
 struct Join {
     session: i64,
     conn: u64,
-    user: (i64, String, bool),
+    user: User,
     addr: Recipient<Frame>,
 }
 
@@ -46,7 +49,7 @@ struct Event {
 
 #[derive(Default)]
 struct Room {
-    members: HashMap<u64, ((i64, String, bool), Recipient<Frame>)>,
+    members: HashMap<u64, (User, Recipient<Frame>)>,
     /// (user id, name, choice) in the order first cast.
     votes: Vec<(i64, String, String)>,
 }
@@ -78,7 +81,7 @@ impl Room {
     }
 
     fn participants_frame(&self) -> ByteString {
-        let mut users: Vec<&(i64, String, bool)> = Vec::new();
+        let mut users: Vec<&User> = Vec::new();
         for (user, _) in self.members.values() {
             if !users.iter().any(|u| u.0 == user.0) {
                 users.push(user);
@@ -164,7 +167,7 @@ impl Handler<Event> for Hub {
 struct Socket {
     session: i64,
     conn: u64,
-    user: (i64, String, bool),
+    user: User,
     hub: Addr<Hub>,
 }
 

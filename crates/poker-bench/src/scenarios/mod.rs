@@ -225,7 +225,7 @@ pub async fn vote(
     while Instant::now() < drain_until
         && sessions
             .iter()
-            .any(|s| s.tracker.lock().map_or(false, |t| t.in_flight() > 0))
+            .any(|s| s.tracker.lock().is_ok_and(|t| t.in_flight() > 0))
     {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }

@@ -185,7 +185,7 @@ pub async fn delete(
     identity.require_admin()?;
     let id = parse_id(&path, "user")?;
     let store = state.store.clone();
-    blocking(move || {
+    let touched = blocking(move || {
         store.delete_user(id).map_err(|e| match e {
             poker_db::DbError::NotFound => ApiError::NotFound(format!("no user {id}")),
             other => other.into(),
@@ -193,8 +193,12 @@ pub async fn delete(
     })
     .await?;
     log::info!("user {id} deleted by {}", identity.user.username);
+    // Their sockets close everywhere; only sessions whose active story lost a vote re-send it.
     state.registry.do_send(NotifyAll {
         change: Changed::UserRemoved(id),
     });
+    for session_id in touched {
+        state.notify(session_id, Changed::Reload);
+    }
     Ok(HttpResponse::NoContent().finish())
 }

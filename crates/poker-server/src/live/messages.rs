@@ -112,7 +112,7 @@ pub enum Changed {
     Reload,
     /// The session was deleted: send `poker_session_ended` and close the sockets.
     Deleted,
-    /// A user was deleted: close their sockets and reload votes.
+    /// A user was deleted: close their sockets.
     UserRemoved(i64),
 }
 

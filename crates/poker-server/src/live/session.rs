@@ -662,10 +662,8 @@ impl Handler<Changed> for PokerSession {
                     Err(_) => {}
                 }));
             }
-            Changed::Reload | Changed::UserRemoved(_) => {
-                if let Changed::UserRemoved(user_id) = change {
-                    self.close_user(user_id, ctx);
-                }
+            Changed::UserRemoved(user_id) => self.close_user(user_id, ctx),
+            Changed::Reload => {
                 let load = actix_web::web::block(move || store.live_state(id));
                 ctx.wait(load.into_actor(self).map(|result, act, _| match result {
                     Ok(Ok(Some(state))) => {
