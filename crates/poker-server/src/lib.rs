@@ -132,7 +132,6 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
             .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
         app.app_data(web::Data::new(api::docs::OpenApiJson(doc)))
             .app_data(state.clone())
-            .app_data(api::body::json_config())
             // The path only: a query string may carry `?token=`, which must not reach the logs.
             .wrap(
                 middleware::Logger::new("%a \"%{method}xi %U\" %s %b %Dms")

@@ -3,10 +3,9 @@
 use actix_web::{get, post, web, HttpResponse};
 use poker_db::TokenKind;
 use serde::Deserialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::body::{parse, required};
+use super::body::{parse, required, JsonBody};
 use super::views::{ErrorBody, LoginView, TokenView, UserView};
 use crate::auth::{issue_token, verify_password, Identity};
 use crate::error::{blocking, ApiError};
@@ -30,10 +29,7 @@ pub struct LoginBody {
     )
 )]
 #[post("/api/auth/login")]
-pub async fn login(
-    state: web::Data<AppState>,
-    body: web::Json<Value>,
-) -> Result<HttpResponse, ApiError> {
+pub async fn login(state: web::Data<AppState>, body: JsonBody) -> Result<HttpResponse, ApiError> {
     let body: LoginBody = parse(body.into_inner())?;
     let username = required(body.username, "username")?;
     let password = required(body.password, "password")?;

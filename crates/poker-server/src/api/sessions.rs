@@ -8,7 +8,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::body::{parse, required};
+use super::body::{parse, required, JsonBody};
 use super::parse_id;
 use super::views::{ErrorBody, SessionView};
 use crate::auth::Identity;
@@ -107,7 +107,7 @@ pub async fn list(
 pub async fn create(
     state: web::Data<AppState>,
     identity: Identity,
-    body: web::Json<Value>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     identity.require_admin()?;
     let body: CreateSessionBody = parse(body.into_inner())?;
@@ -178,7 +178,7 @@ pub async fn update(
     state: web::Data<AppState>,
     identity: Identity,
     path: web::Path<String>,
-    body: web::Json<Value>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     identity.require_admin()?;
     let id = parse_id(&path, "session")?;

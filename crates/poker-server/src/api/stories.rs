@@ -7,7 +7,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 use utoipa::ToSchema;
 
-use super::body::{nullable, parse, required};
+use super::body::{nullable, parse, required, JsonBody};
 use super::parse_id;
 use super::views::{ErrorBody, StoryView, VoterView, VotesView};
 use crate::auth::Identity;
@@ -124,7 +124,7 @@ pub async fn create(
     state: web::Data<AppState>,
     identity: Identity,
     path: web::Path<String>,
-    body: web::Json<Value>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     identity.require_admin()?;
     let session_id = parse_id(&path, "session")?;
@@ -157,7 +157,7 @@ pub async fn reorder(
     state: web::Data<AppState>,
     identity: Identity,
     path: web::Path<String>,
-    body: web::Json<Value>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     identity.require_admin()?;
     let session_id = parse_id(&path, "session")?;
@@ -217,7 +217,7 @@ pub async fn update(
     state: web::Data<AppState>,
     identity: Identity,
     path: web::Path<String>,
-    body: web::Json<Value>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     identity.require_admin()?;
     let id = parse_id(&path, "story")?;

@@ -4,10 +4,9 @@ use actix_web::{delete, get, patch, post, web, HttpResponse};
 use poker_core::fields;
 use poker_db::{NewUser, UserPatch};
 use serde::Deserialize;
-use serde_json::Value;
 use utoipa::ToSchema;
 
-use super::body::{parse, required};
+use super::body::{parse, required, JsonBody};
 use super::parse_id;
 use super::views::{ErrorBody, UserView};
 use crate::auth::{hash_password, Identity};
@@ -90,7 +89,7 @@ pub async fn get(
 pub async fn create(
     state: web::Data<AppState>,
     identity: Identity,
-    body: web::Json<Value>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     identity.require_admin()?;
     let body: CreateUserBody = parse(body.into_inner())?;
@@ -138,7 +137,7 @@ pub async fn update(
     state: web::Data<AppState>,
     identity: Identity,
     path: web::Path<String>,
-    body: web::Json<Value>,
+    body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     identity.require_admin()?;
     let id = parse_id(&path, "user")?;
