@@ -4,9 +4,11 @@
 
 pub mod admin;
 pub mod connection;
+pub mod live;
 pub mod models;
 pub mod schema;
 pub mod store;
+pub mod writer;
 
 pub use admin::{
     ExportRow, ReorderError, SessionPatch, StoryEdit, StoryPatch, StoryRemoval, UserPatch,
@@ -14,6 +16,7 @@ pub use admin::{
 pub use connection::{DatabaseUrl, DbConnection};
 pub use models::*;
 pub use store::{Store, TokenKind};
+pub use writer::Writer;
 
 /// What can go wrong in storage.
 #[derive(Debug, thiserror::Error)]

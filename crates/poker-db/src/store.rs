@@ -35,6 +35,7 @@ impl TokenKind {
 pub struct Store {
     pool: Pool,
     url: DatabaseUrl,
+    writer: crate::writer::Writer,
 }
 
 type Conn = r2d2::PooledConnection<crate::connection::Manager>;
@@ -86,13 +87,26 @@ impl Store {
             log::info!("applied migration {name}");
         }
         let pool = pool(&url, pool_size)?;
-        Ok(Store { pool, url })
+        let writer = crate::writer::Writer::start(&url)?;
+        Ok(Store { pool, url, writer })
     }
 
     pub(crate) fn conn(&self) -> Result<Conn, DbError> {
         self.pool
             .get()
             .map_err(|e| DbError::Unavailable(e.to_string()))
+    }
+
+    /// Queues a write of a live session on the group-committing writer; answers after commit.
+    pub fn write<T, F>(
+        &self,
+        work: F,
+    ) -> impl std::future::Future<Output = Result<T, DbError>> + Send + 'static
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        self.writer.write(work)
     }
 
     /// `sqlite` or `postgres`.
@@ -368,106 +382,6 @@ impl Store {
     pub fn votes(&self, story_id: i64) -> Result<Vec<VoteRow>, DbError> {
         story_votes(&mut *self.conn()?, story_id)
     }
-
-    /// Records a user's vote, replacing any earlier vote of theirs on the story (it keeps its place).
-    pub fn cast_vote(&self, story_id: i64, user_id: i64, choice: &str) -> Result<(), DbError> {
-        let conn = &mut *self.conn()?;
-        write_tx(conn, |conn| {
-            let updated = diesel::update(
-                votes::table
-                    .filter(votes::story_id.eq(story_id))
-                    .filter(votes::user_id.eq(user_id)),
-            )
-            .set(votes::choice.eq(choice))
-            .execute(conn)?;
-            if updated == 0 {
-                diesel::insert_into(votes::table)
-                    .values((
-                        votes::story_id.eq(story_id),
-                        votes::user_id.eq(user_id),
-                        votes::choice.eq(choice),
-                    ))
-                    .execute(conn)?;
-            }
-            Ok(())
-        })
-    }
-
-    /// Deletes every vote on a story.
-    pub fn clear_votes(&self, story_id: i64) -> Result<(), DbError> {
-        diesel::delete(votes::table.filter(votes::story_id.eq(story_id)))
-            .execute(&mut *self.conn()?)?;
-        Ok(())
-    }
-
-    /// Sets a story's points and returns its session's stories in order.
-    pub fn set_story_points(&self, story_id: i64, points: &str) -> Result<Vec<Story>, DbError> {
-        let conn = &mut *self.conn()?;
-        write_tx(conn, |conn| {
-            let session_id: Option<i64> = diesel::update(stories::table.find(story_id))
-                .set(stories::story_points.eq(Some(points)))
-                .returning(stories::poker_session_id)
-                .get_result(conn)
-                .optional()?
-                .ok_or(DbError::NotFound)?;
-            match session_id {
-                Some(id) => session_stories(conn, id),
-                None => Ok(Vec::new()),
-            }
-        })
-    }
-
-    /// Makes a story of this session the active one; `None` when it is not one of the session's.
-    pub fn activate_story(
-        &self,
-        session_id: i64,
-        story_id: i64,
-    ) -> Result<Option<(Story, Vec<VoteRow>)>, DbError> {
-        let conn = &mut *self.conn()?;
-        write_tx(conn, |conn| {
-            let story: Option<Story> = stories::table
-                .find(story_id)
-                .filter(stories::poker_session_id.eq(session_id))
-                .select(Story::as_select())
-                .first(conn)
-                .optional()?;
-            let Some(story) = story else {
-                return Ok(None);
-            };
-            set_active(conn, session_id, Some(story_id))?;
-            let votes = story_votes(conn, story_id)?;
-            Ok(Some((story, votes)))
-        })
-    }
-
-    /// Moves to the first story after the active one (by position) that has no points, or ends
-    /// the session (no active story) when none is left.
-    pub fn advance(&self, session_id: i64) -> Result<NextStory, DbError> {
-        let conn = &mut *self.conn()?;
-        write_tx(conn, |conn| {
-            let row = session_row(conn, session_id)?.ok_or(DbError::NotFound)?;
-            let stories = session_stories(conn, session_id)?;
-            let start = row
-                .active_story_id
-                .and_then(|active| stories.iter().position(|s| s.id == active))
-                .map_or(0, |i| i + 1);
-            let next = stories
-                .into_iter()
-                .skip(start)
-                .find(|s| s.story_points.is_none());
-            match next {
-                Some(story) => {
-                    set_active(conn, session_id, Some(story.id))?;
-                    let votes = story_votes(conn, story.id)?;
-                    Ok(NextStory::Active(story, votes))
-                }
-                None => {
-                    set_active(conn, session_id, None)?;
-                    Ok(NextStory::Ended)
-                }
-            }
-        })
-    }
 }
 
 pub(crate) fn session_row(conn: &mut DbConnection, id: i64) -> Result<Option<SessionRow>, DbError> {
@@ -489,7 +403,7 @@ pub(crate) fn session_stories(
         .load(conn)?)
 }
 
-fn story_votes(conn: &mut DbConnection, story_id: i64) -> Result<Vec<VoteRow>, DbError> {
+pub(crate) fn story_votes(conn: &mut DbConnection, story_id: i64) -> Result<Vec<VoteRow>, DbError> {
     let rows: Vec<(i64, String, String)> = votes::table
         .inner_join(users::table)
         .filter(votes::story_id.eq(story_id))

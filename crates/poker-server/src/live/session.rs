@@ -11,7 +11,7 @@ use actix_web_actors::ws::{CloseCode, CloseReason};
 use bytestring::ByteString;
 use poker_core::wire::server_frame;
 use poker_core::{tally, ClientCommand, Deck, ErrorCode, Voter, WireError};
-use poker_db::{DbError, LiveState, NextStory, Store, Story, VoteRow};
+use poker_db::{live, DbConnection, DbError, LiveState, NextStory, Store, Story, VoteRow};
 use serde_json::{json, Value};
 
 use super::messages::*;
@@ -73,21 +73,20 @@ impl PokerSession {
         }
     }
 
-    /// Runs blocking storage work off the actor's thread, holding every other message back until
-    /// it is done; `then` runs with the result, and a failure is reported to `conn`.
+    /// Queues a write on the database writer, holding every other message back until it has
+    /// committed; `then` runs with the result, and a failure is reported to `conn`.
     fn persist<T, W, F>(&mut self, ctx: &mut Context<Self>, conn: ConnId, work: W, then: F)
     where
         T: Send + 'static,
-        W: FnOnce(&Store) -> Result<T, DbError> + Send + 'static,
+        W: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
         F: FnOnce(&mut Self, T) + 'static,
     {
-        let store = self.store.clone();
-        let fut = actix_web::web::block(move || work(&store));
+        let fut = self.store.write(work);
         ctx.wait(
             fut.into_actor(self)
                 .map(move |result, act, _ctx| match result {
-                    Ok(Ok(value)) => then(act, value),
-                    Ok(Err(e)) => {
+                    Ok(value) => then(act, value),
+                    Err(e) => {
                         log::error!("session {}: storage failed: {e}", act.id);
                         act.refuse(
                             conn,
@@ -95,12 +94,6 @@ impl PokerSession {
                                 ErrorCode::Unavailable,
                                 "could not save the change; try again",
                             ),
-                        );
-                    }
-                    Err(_) => {
-                        act.refuse(
-                            conn,
-                            WireError::new(ErrorCode::Unavailable, "the server is shutting down"),
                         );
                     }
                 }),
@@ -413,7 +406,7 @@ impl PokerSession {
                 self.persist(
                     ctx,
                     conn,
-                    move |s| s.cast_vote(story_id, user_id, &saved),
+                    move |c| live::cast_vote(c, story_id, user_id, &saved),
                     move |act, ()| {
                         if let Some(active) = act.state.as_mut().and_then(|s| s.active.as_mut()) {
                             let choice = choice.as_str().to_string();
@@ -438,7 +431,7 @@ impl PokerSession {
                 self.persist(
                     ctx,
                     conn,
-                    move |s| s.clear_votes(story_id),
+                    move |c| live::clear_votes(c, story_id),
                     |act, ()| {
                         if let Some(active) = act.state.as_mut().and_then(|s| s.active.as_mut()) {
                             active.votes.clear();
@@ -465,7 +458,7 @@ impl PokerSession {
                 self.persist(
                     ctx,
                     conn,
-                    move |s| s.set_story_points(story_id, &saved),
+                    move |c| live::set_story_points(c, story_id, &saved),
                     move |act, stories| {
                         if let Some(active) = act.state.as_mut().and_then(|s| s.active.as_mut()) {
                             active.story.story_points = Some(points.as_str().to_string());
@@ -487,7 +480,7 @@ impl PokerSession {
                 self.persist(
                     ctx,
                     conn,
-                    move |s| s.activate_story(session_id, story_id),
+                    move |c| live::activate_story(c, session_id, story_id),
                     move |act, found| match found {
                         Some((story, votes)) => {
                             act.set_active(story, votes);
@@ -507,7 +500,7 @@ impl PokerSession {
                 self.persist(
                     ctx,
                     conn,
-                    move |s| s.advance(session_id),
+                    move |c| live::advance(c, session_id),
                     |act, next| match next {
                         NextStory::Active(story, votes) => {
                             act.set_active(story, votes);
