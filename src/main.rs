@@ -53,20 +53,10 @@ struct CreateUser {
     admin: bool,
 }
 
-/// Every argon2 hash allocates 19 MiB at once. glibc raises its mmap threshold after the first
-/// such block is freed, so later ones come from per-thread arenas and stay resident (about 20 MiB
-/// per blocking thread that ever hashed). A fixed threshold keeps large blocks mmapped, returned
-/// to the system when freed.
-fn tune_allocator() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes allocator parameters; it is called before any other thread exists.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 1024 * 1024);
-    }
-}
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
-    tune_allocator();
     // Room for many sockets: raise the soft open-file limit to the hard limit.
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
         eprintln!("warning: cannot raise the open-file limit: {e}");

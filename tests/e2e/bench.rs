@@ -20,7 +20,7 @@ async fn short_bench_runs_account_for_every_vote(backend: Backend) {
         interval_ms: 250,
         duration_secs: 2,
     };
-    let outcome = fanout::run(&target, &config, || None)
+    let outcome = fanout::run(&target, &config, || None, || None)
         .await
         .expect("fanout runs");
     let voting = &outcome.voting;

@@ -140,16 +140,18 @@ fn main() -> Result<()> {
 /// A measured server: its target and a way to read its memory.
 struct Measured {
     target: Target,
-    process: Option<ServerProcess>,
+    /// Keeps the server the bench started running (it is killed when this is dropped).
+    _process: Option<ServerProcess>,
     pid: Option<u32>,
 }
 
 impl Measured {
     fn rss(&self) -> impl Fn() -> Option<u64> + '_ {
-        move || match &self.process {
-            Some(p) => p.rss_kib(),
-            None => self.pid.and_then(poker_bench::process::rss_kib),
-        }
+        move || self.pid.and_then(poker_bench::process::rss_kib)
+    }
+
+    fn cpu(&self) -> impl Fn() -> Option<f64> + '_ {
+        move || self.pid.and_then(poker_bench::process::cpu_seconds)
     }
 }
 
@@ -160,14 +162,14 @@ async fn start(cli: &Cli, kind: Kind) -> Result<Measured> {
             Ok(Measured {
                 target: Target::baseline(&process.url)?,
                 pid: Some(process.pid),
-                process: Some(process),
+                _process: Some(process),
             })
         }
         Kind::Server => {
             if let Some(url) = &cli.server_url {
                 return Ok(Measured {
                     target: Target::server(url, &cli.admin_password).await?,
-                    process: None,
+                    _process: None,
                     pid: cli.server_pid,
                 });
             }
@@ -182,7 +184,7 @@ async fn start(cli: &Cli, kind: Kind) -> Result<Measured> {
             Ok(Measured {
                 target,
                 pid: Some(process.pid),
-                process: Some(process),
+                _process: Some(process),
             })
         }
     }
@@ -215,7 +217,7 @@ async fn run(cli: &Cli) -> Result<()> {
                     duration_secs: a.duration_secs,
                 };
                 config = json!(c);
-                json!(fanout::run(target, &c, measured.rss()).await?)
+                json!(fanout::run(target, &c, measured.rss(), measured.cpu()).await?)
             }
             Command::Idle(a) => {
                 let c = idle::Config {
@@ -298,6 +300,11 @@ fn table(command: &Command, b: Option<&Value>, s: Option<&Value>) -> Result<(Str
                 "server memory after (MiB)",
                 mib(b.as_ref().and_then(|o| o.rss_after_kib)),
                 mib(s.as_ref().and_then(|o| o.rss_after_kib)),
+            ));
+            rows.push(Row::new(
+                "server CPU while voting (s)",
+                b.as_ref().and_then(|o| o.server_cpu_secs),
+                s.as_ref().and_then(|o| o.server_cpu_secs),
             ));
             if let Some((ok, total)) = s.as_ref().and_then(|o| o.persisted) {
                 rows.push(Row::new(
@@ -427,6 +434,7 @@ struct FanoutView {
     rss_before_kib: Option<u64>,
     rss_after_kib: Option<u64>,
     persisted: Option<(u64, u64)>,
+    server_cpu_secs: Option<f64>,
 }
 
 #[derive(serde::Deserialize)]

@@ -91,6 +91,11 @@ impl ServerProcess {
     pub fn rss_kib(&self) -> Option<u64> {
         rss_kib(self.pid)
     }
+
+    /// CPU time the process has used, in seconds.
+    pub fn cpu_seconds(&self) -> Option<f64> {
+        cpu_seconds(self.pid)
+    }
 }
 
 impl Drop for ServerProcess {
@@ -116,6 +121,17 @@ pub fn rss_kib(pid: u32) -> Option<u64> {
         .find(|l| l.starts_with("VmRSS:"))
         .and_then(|l| l.split_whitespace().nth(1))
         .and_then(|v| v.parse().ok())
+}
+
+/// CPU time (user + system) a process has used so far, in seconds (Linux `/proc`).
+pub fn cpu_seconds(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // Fields after the command name (which may contain spaces) start after the last ')'.
+    let fields: Vec<&str> = stat.rsplit_once(')')?.1.split_whitespace().collect();
+    let utime: f64 = fields.get(11)?.parse().ok()?;
+    let stime: f64 = fields.get(12)?.parse().ok()?;
+    // Clock ticks are 100 a second on Linux.
+    Some((utime + stime) / 100.0)
 }
 
 /// Raises this process's open-file limit as far as allowed (children inherit it).

@@ -64,9 +64,12 @@ impl DatabaseUrl {
                 // instead of failing; foreign keys are off by default in SQLite.
                 // The busy timeout goes first so that pool connections opening together queue
                 // for the lock that switching to WAL takes.
+                // Checkpoints run on a thread of their own (see `checkpointer`), not inside
+                // whichever commit crosses the threshold: that commit would stall for an fsync.
                 conn.batch_execute(
                     "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
-                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON;",
+                     PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
+                     PRAGMA wal_autocheckpoint = 0;",
                 )?;
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -98,6 +101,26 @@ impl DatabaseUrl {
         }
         .map_err(|e| DbError::Migration(e.to_string()))
     }
+}
+
+/// For SQLite: a thread that checkpoints the WAL into the database file every `every`, so the
+/// WAL stays small without any write waiting for a checkpoint.
+pub fn start_checkpointer(url: &DatabaseUrl, every: Duration) -> Result<(), DbError> {
+    if !matches!(url, DatabaseUrl::Sqlite(_)) {
+        return Ok(());
+    }
+    let mut conn = url.connect()?;
+    std::thread::Builder::new()
+        .name("poker-db-checkpoint".into())
+        .spawn(move || loop {
+            std::thread::sleep(every);
+            // PASSIVE: copies what it can without blocking readers or the writer.
+            if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+                log::warn!("WAL checkpoint failed: {e}");
+            }
+        })
+        .map_err(|e| DbError::Connect(format!("cannot start the checkpoint thread: {e}")))?;
+    Ok(())
 }
 
 /// The r2d2 manager: opens connections of the variant the URL names.

@@ -88,6 +88,7 @@ impl Store {
         }
         let pool = pool(&url, pool_size)?;
         let writer = crate::writer::Writer::start(&url)?;
+        crate::connection::start_checkpointer(&url, std::time::Duration::from_secs(1))?;
         Ok(Store { pool, url, writer })
     }
 

@@ -1,6 +1,8 @@
 //! Who is asking: argon2 passwords, random tokens stored as SHA-256, the signed login cookie,
 //! and the identity of a request (cookie, `Authorization: Bearer`, or `?token=`).
 
+use std::sync::{mpsc, Arc, Mutex, OnceLock};
+
 use actix_web::cookie::{time, Cookie, CookieJar, Key, SameSite};
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
@@ -24,25 +26,76 @@ fn random_bytes<const N: usize>() -> [u8; N] {
     bytes
 }
 
+/// Threads that do all password hashing.
+const HASHING_THREADS: usize = 2;
+
+type HashJob = Box<dyn FnOnce() + Send>;
+
+/// Runs `f` on one of the hashing threads and waits for it. Argon2 takes 19 MiB per hash: on a
+/// fixed pair of long-lived threads, the allocator keeps at most two such blocks (not one per
+/// blocking thread that ever hashed), and a flood of logins cannot take more than two cores.
+fn on_hashing_thread<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    static POOL: OnceLock<Mutex<mpsc::Sender<HashJob>>> = OnceLock::new();
+    let pool = POOL.get_or_init(|| {
+        let (jobs, queue) = mpsc::channel::<HashJob>();
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..HASHING_THREADS {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("poker-hash-{i}"))
+                .spawn(move || loop {
+                    // The lock is held only while taking a job, not while running it.
+                    let job = match queue.lock() {
+                        Ok(queue) => queue.recv(),
+                        Err(_) => return,
+                    };
+                    match job {
+                        Ok(job) => job(),
+                        Err(_) => return,
+                    }
+                });
+            if let Err(e) = spawned {
+                log::error!("cannot start a hashing thread: {e}");
+            }
+        }
+        Mutex::new(jobs)
+    });
+    let (reply, answer) = mpsc::channel();
+    let job: HashJob = Box::new(move || {
+        let _ = reply.send(f());
+    });
+    let queued = pool.lock().is_ok_and(|jobs| jobs.send(job).is_ok());
+    match answer.recv() {
+        Ok(value) if queued => value,
+        _ => panic!("the password hashing threads are gone"),
+    }
+}
+
 /// Hashes a password with argon2id and a random salt.
 pub fn hash_password(password: &str) -> Result<String, ApiError> {
-    let salt = SaltString::encode_b64(&random_bytes::<16>())
-        .map_err(|e| ApiError::Internal(format!("salt: {e}")))?;
-    Argon2::default()
-        .hash_password(password.as_bytes(), &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| ApiError::Internal(format!("hashing: {e}")))
+    let password = password.to_string();
+    on_hashing_thread(move || {
+        let salt = SaltString::encode_b64(&random_bytes::<16>())
+            .map_err(|e| ApiError::Internal(format!("salt: {e}")))?;
+        Argon2::default()
+            .hash_password(password.as_bytes(), &salt)
+            .map(|hash| hash.to_string())
+            .map_err(|e| ApiError::Internal(format!("hashing: {e}")))
+    })
 }
 
 /// Checks a password against a stored argon2 hash.
 pub fn verify_password(hash: &str, password: &str) -> bool {
-    PasswordHash::new(hash)
-        .map(|parsed| {
-            Argon2::default()
-                .verify_password(password.as_bytes(), &parsed)
-                .is_ok()
-        })
-        .unwrap_or(false)
+    let (hash, password) = (hash.to_string(), password.to_string());
+    on_hashing_thread(move || {
+        PasswordHash::new(&hash)
+            .map(|parsed| {
+                Argon2::default()
+                    .verify_password(password.as_bytes(), &parsed)
+                    .is_ok()
+            })
+            .unwrap_or(false)
+    })
 }
 
 /// A new random secret: 256 bits, URL-safe base64.

@@ -26,12 +26,15 @@ pub struct Outcome {
     pub rss_after_kib: Option<u64>,
     /// Voters whose last vote is stored as sent, of all voters (real server only).
     pub persisted: Option<(u64, u64)>,
+    /// CPU time the server used while votes were cast, in seconds.
+    pub server_cpu_secs: Option<f64>,
 }
 
 pub async fn run(
     target: &Target,
     config: &Config,
     rss: impl Fn() -> Option<u64>,
+    cpu: impl Fn() -> Option<f64>,
 ) -> Result<Outcome> {
     let users = target.users(config.participants, true).await?;
     let plans = target.sessions(config.sessions, &users).await?;
@@ -49,6 +52,7 @@ pub async fn run(
     .await?;
     activate(&sessions, &counters).await?;
     let sessions = Arc::new(sessions);
+    let cpu_before = cpu();
     let voting = vote(
         &sessions,
         &counters,
@@ -57,6 +61,7 @@ pub async fn run(
         Duration::from_secs(5),
     )
     .await;
+    let server_cpu_secs = cpu().zip(cpu_before).map(|(after, before)| after - before);
     let rss_after_kib = rss();
     let persisted = if target.kind == Kind::Server {
         Some(check_persisted(target, &sessions).await?)
@@ -68,5 +73,6 @@ pub async fn run(
         rss_before_kib,
         rss_after_kib,
         persisted,
+        server_cpu_secs,
     })
 }

@@ -175,7 +175,7 @@ function sessionRow(s) {
       h("a", { href: `#session/${s.id}`, class: "button small" }, t("manage_stories")),
       h("a", { href: `/sessions/${s.id}`, class: "button small" }, t("session_open")),
       h("button", {
-        type: "button", class: "button small", onclick: () => editSession(row, s),
+        type: "button", class: "button small edit", onclick: () => editSession(row, s),
       }, t("edit")),
       deleteButton(s.name, async () => {
         await api.deleteSession(s.id);
@@ -300,7 +300,7 @@ function storyRow(session, stories, story, index) {
         "aria-label": t("move_down", { label: story.label }), title: t("move_down", { label: story.label }),
         onclick: () => move(1),
       }, "↓"),
-      h("button", { type: "button", class: "button small", onclick: () => editStory(row, session, story) },
+      h("button", { type: "button", class: "button small edit", onclick: () => editStory(row, session, story) },
         t("edit")),
       deleteButton(story.label, async () => {
         await api.deleteStory(story.id);
@@ -415,7 +415,7 @@ function userRow(u, me) {
     h("td", {}, yesNo(u.can_moderate)),
     h("td", {}, yesNo(u.is_admin)),
     h("td", { class: "actions" },
-      h("button", { type: "button", class: "button small", onclick: () => editUser(row, u) }, t("edit")),
+      h("button", { type: "button", class: "button small edit", onclick: () => editUser(row, u) }, t("edit")),
       u.id === me.id ? null : deleteButton(u.username, async () => {
         await api.deleteUser(u.id);
         row.remove();
