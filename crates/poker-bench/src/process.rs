@@ -134,7 +134,12 @@ pub fn cpu_seconds(pid: u32) -> Option<f64> {
     Some((utime + stime) / 100.0)
 }
 
-/// Raises this process's open-file limit as far as allowed (children inherit it).
+/// Raises this process's open-file limit (children inherit it): to 65,536 where allowed (as
+/// root, the hard limit too), else as far as the hard limit goes.
 pub fn raise_fd_limit() -> u64 {
+    const WANTED: u64 = 65_536;
+    if rlimit::setrlimit(rlimit::Resource::NOFILE, WANTED, WANTED).is_ok() {
+        return WANTED;
+    }
     rlimit::increase_nofile_limit(u64::MAX).unwrap_or(1024)
 }

@@ -136,7 +136,10 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
             .wrap(
                 middleware::Logger::new("%a \"%{method}xi %U\" %s %b %Dms")
                     .custom_request_replace("method", |req| req.method().to_string())
-                    .exclude("/healthz"),
+                    .exclude("/healthz")
+                    // A socket's access-log entry would hold its state for the socket's whole
+                    // life; joins and leaves are logged by the live actors instead.
+                    .exclude_regex("^/ws/"),
             )
             .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
             // `/ws/poker/1/` and `/ws/poker/1` are the same route.

@@ -44,10 +44,14 @@ pub async fn run(
     if let Some(last) = plans.last_mut() {
         last.members.truncate(remainder.max(1));
     }
-    let rss_before_kib = rss();
+    // Memory per connection is the slope between half and all of the connections, so fixed
+    // costs (thread stacks, caches, the password hasher's blocks) do not count.
     let counters = Arc::new(Counters::default());
     let mut connect_times = Latencies::new();
-    let live = connect_all(
+    let second = plans.split_off(plans.len() / 2);
+    let half: usize = plans.iter().map(|p| p.members.len()).sum();
+    let rss_before_kib = rss();
+    let mut live = connect_all(
         target,
         plans,
         &counters,
@@ -57,10 +61,23 @@ pub async fn run(
     )
     .await?;
     tokio::time::sleep(Duration::from_secs(2)).await;
+    let rss_half_kib = rss();
+    live.extend(
+        connect_all(
+            target,
+            second,
+            &counters,
+            Some(Duration::from_secs(20)),
+            128,
+            &mut connect_times,
+        )
+        .await?,
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_after_kib = rss();
-    let kib_per_connection = match (rss_before_kib, rss_after_kib) {
-        (Some(before), Some(after)) => {
-            Some(after.saturating_sub(before) as f64 / config.connections.max(1) as f64)
+    let kib_per_connection = match (rss_half_kib, rss_after_kib) {
+        (Some(half_kib), Some(after)) if config.connections > half => {
+            Some(after.saturating_sub(half_kib) as f64 / (config.connections - half) as f64)
         }
         _ => None,
     };
