@@ -7,12 +7,27 @@
 mod support;
 
 mod bad_input;
+mod bench;
 mod browser;
 mod browser_admin;
 mod cli;
 mod handshake;
+mod join_storm;
+mod operations;
 mod permissions;
 mod presence;
 mod rest_basics;
+mod rest_cascades;
+mod rest_decks;
+mod rest_errors;
+mod rest_export;
+mod rest_import;
+mod rest_live;
+mod rest_openapi;
+mod rest_sanitize;
+mod rest_sessions;
+mod rest_stories;
+mod rest_users;
+mod rest_votes;
 mod restart;
 mod websocket_events;

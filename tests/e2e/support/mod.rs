@@ -1,6 +1,9 @@
 //! The harness: starts the `planning-poker` binary on a fresh database (SQLite or PostgreSQL) and
 //! drives it over REST (reqwest) and WebSocket (tokio-tungstenite), as PROTOCOL.md describes.
 
+pub mod admin;
+pub mod browser;
+
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Arc;
@@ -273,6 +276,11 @@ impl Server {
 
     pub fn port(&self) -> u16 {
         self.port
+    }
+
+    /// The server's `DATABASE_URL`.
+    pub fn database_url(&self) -> &str {
+        &self.database_url
     }
 
     /// `http://127.0.0.1:PORT` (also the server's own Origin).
