@@ -120,6 +120,15 @@ impl From<actix_web::error::BlockingError> for ApiError {
     }
 }
 
+/// Maps the store's `NotFound` to a 404 naming the missing thing (`no session 7`); other
+/// storage errors map as usual.
+pub fn or_missing(what: &'static str, id: i64) -> impl Fn(DbError) -> ApiError {
+    move |e| match e {
+        DbError::NotFound => ApiError::NotFound(format!("no {what} {id}")),
+        other => other.into(),
+    }
+}
+
 /// Runs blocking storage work off the async threads.
 pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
 where

@@ -12,7 +12,7 @@ use super::body::{parse, required, JsonBody};
 use super::parse_id;
 use super::views::{ErrorBody, SessionView};
 use crate::auth::Identity;
-use crate::error::{blocking, ApiError};
+use crate::error::{blocking, or_missing, ApiError};
 use crate::live::messages::Changed;
 use crate::AppState;
 
@@ -54,13 +54,6 @@ fn date(raw: &str) -> Result<NaiveDate, ApiError> {
 
 fn deck(raw: &Value) -> Result<Deck, ApiError> {
     Deck::from_json(raw).map_err(|e| ApiError::invalid("deck", e.to_string()))
-}
-
-fn not_found(id: i64) -> impl Fn(poker_db::DbError) -> ApiError {
-    move |e| match e {
-        poker_db::DbError::NotFound => ApiError::NotFound(format!("no session {id}")),
-        other => other.into(),
-    }
 }
 
 /// Sessions, newest poker date first, each with `unpokered_stories`.
@@ -192,7 +185,9 @@ pub async fn update(
     let live_change = patch.deck.is_some() || patch.secret_votes.is_some();
     let store = state.store.clone();
     let (session, stories) = blocking(move || {
-        let session = store.update_session(id, &patch).map_err(not_found(id))?;
+        let session = store
+            .update_session(id, &patch)
+            .map_err(or_missing("session", id))?;
         Ok((session, store.stories(id)?))
     })
     .await?;
@@ -218,7 +213,7 @@ pub async fn delete(
     identity.require_admin()?;
     let id = parse_id(&path, "session")?;
     let store = state.store.clone();
-    blocking(move || store.delete_session(id).map_err(not_found(id))).await?;
+    blocking(move || store.delete_session(id).map_err(or_missing("session", id))).await?;
     log::info!("session {id} deleted by {}", identity.user.username);
     state.notify(id, Changed::Deleted);
     Ok(HttpResponse::NoContent().finish())

@@ -11,7 +11,7 @@ use super::body::{nullable, parse, required, JsonBody};
 use super::parse_id;
 use super::views::{ErrorBody, StoryView, VoterView, VotesView};
 use crate::auth::Identity;
-use crate::error::{blocking, ApiError};
+use crate::error::{blocking, or_missing, ApiError};
 use crate::live::messages::Changed;
 use crate::AppState;
 
@@ -68,20 +68,6 @@ pub fn new_story(
     })
 }
 
-fn no_story(id: i64) -> impl Fn(poker_db::DbError) -> ApiError {
-    move |e| match e {
-        poker_db::DbError::NotFound => ApiError::NotFound(format!("no story {id}")),
-        other => other.into(),
-    }
-}
-
-fn no_session(id: i64) -> impl Fn(poker_db::DbError) -> ApiError {
-    move |e| match e {
-        poker_db::DbError::NotFound => ApiError::NotFound(format!("no session {id}")),
-        other => other.into(),
-    }
-}
-
 fn session_stories(store: &Store, id: i64) -> Result<Vec<poker_db::Story>, ApiError> {
     store
         .session(id)?
@@ -134,7 +120,7 @@ pub async fn create(
     let story = blocking(move || {
         store
             .create_story(session_id, &new)
-            .map_err(no_session(session_id))
+            .map_err(or_missing("session", session_id))
     })
     .await?;
     state.notify(session_id, Changed::Stories);
@@ -167,7 +153,7 @@ pub async fn reorder(
     let stories = blocking(move || {
         store
             .reorder_stories(session_id, &ids)
-            .map_err(no_session(session_id))?
+            .map_err(or_missing("session", session_id))?
             .map_err(|_| {
                 ApiError::invalid(
                     "story_ids",
@@ -279,7 +265,9 @@ pub async fn update(
             story_points,
             poker_session_id: target_session,
         };
-        store.update_story(id, &patch).map_err(no_story(id))
+        store
+            .update_story(id, &patch)
+            .map_err(or_missing("story", id))
     })
     .await?;
     let now = edit.story.poker_session_id;
@@ -321,7 +309,7 @@ pub async fn delete(
     identity.require_admin()?;
     let id = parse_id(&path, "story")?;
     let store = state.store.clone();
-    let removal = blocking(move || store.delete_story(id).map_err(no_story(id))).await?;
+    let removal = blocking(move || store.delete_story(id).map_err(or_missing("story", id))).await?;
     if let Some(session_id) = removal.session_id {
         if removal.was_active {
             state.notify(session_id, Changed::Reload);

@@ -12,7 +12,7 @@ use super::parse_id;
 use super::stories::new_story;
 use super::views::{ErrorBody, StoryView};
 use crate::auth::Identity;
-use crate::error::{blocking, ApiError};
+use crate::error::{blocking, or_missing, ApiError};
 use crate::live::messages::Changed;
 use crate::AppState;
 
@@ -159,12 +159,7 @@ pub async fn import(
     let created = blocking(move || {
         store
             .import_stories(session_id, &stories)
-            .map_err(|e| match e {
-                poker_db::DbError::NotFound => {
-                    ApiError::NotFound(format!("no session {session_id}"))
-                }
-                other => other.into(),
-            })
+            .map_err(or_missing("session", session_id))
     })
     .await?;
     log::info!(
@@ -195,10 +190,9 @@ pub async fn export(
     let session_id = parse_id(&path, "session")?;
     let store = state.store.clone();
     let csv = blocking(move || {
-        let rows = store.export_rows(session_id).map_err(|e| match e {
-            poker_db::DbError::NotFound => ApiError::NotFound(format!("no session {session_id}")),
-            other => other.into(),
-        })?;
+        let rows = store
+            .export_rows(session_id)
+            .map_err(or_missing("session", session_id))?;
         let mut writer = csv::Writer::from_writer(Vec::new());
         let fail = |e: csv::Error| ApiError::Internal(format!("csv: {e}"));
         writer

@@ -10,7 +10,7 @@ use super::body::{parse, required, JsonBody};
 use super::parse_id;
 use super::views::{ErrorBody, UserView};
 use crate::auth::{hash_password, Identity};
-use crate::error::{blocking, ApiError};
+use crate::error::{blocking, or_missing, ApiError};
 use crate::live::messages::{Changed, NotifyAll};
 use crate::AppState;
 
@@ -155,10 +155,9 @@ pub async fn update(
             can_moderate,
             is_admin,
         };
-        store.update_user(id, &patch).map_err(|e| match e {
-            poker_db::DbError::NotFound => ApiError::NotFound(format!("no user {id}")),
-            other => other.into(),
-        })
+        store
+            .update_user(id, &patch)
+            .map_err(or_missing("user", id))
     })
     .await?;
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
@@ -184,13 +183,7 @@ pub async fn delete(
     identity.require_admin()?;
     let id = parse_id(&path, "user")?;
     let store = state.store.clone();
-    let touched = blocking(move || {
-        store.delete_user(id).map_err(|e| match e {
-            poker_db::DbError::NotFound => ApiError::NotFound(format!("no user {id}")),
-            other => other.into(),
-        })
-    })
-    .await?;
+    let touched = blocking(move || store.delete_user(id).map_err(or_missing("user", id))).await?;
     log::info!("user {id} deleted by {}", identity.user.username);
     // Their sockets close everywhere; only sessions whose active story lost a vote re-send it.
     state.registry.do_send(NotifyAll {

@@ -6,7 +6,7 @@
 import { api, ApiError } from "./api.js";
 import { byId, formatDate, h, replace } from "./dom.js";
 import { t, tn } from "./i18n.js";
-import { initLayout, errorText } from "./layout.js";
+import { initLayout, errorText, toast } from "./layout.js";
 
 document.title = `${t("admin_title")} — ${t("app_name")}`;
 
@@ -15,12 +15,6 @@ const DECKS = ["default", "fibonacci", "tshirt", "powers_of_two"];
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
-
-function toast(text, kind = "success") {
-  const item = h("div", { class: "toast", dataset: { kind } }, text);
-  byId("toasts").append(item);
-  setTimeout(() => item.remove(), 4000);
-}
 
 let idCounter = 0;
 
@@ -121,7 +115,7 @@ function deleteButton(label, action) {
     button.disabled = true;
     try {
       await action();
-      toast(t("deleted"));
+      toast(t("deleted"), "success");
     } catch (e) {
       toast(errorText(e), "error");
       button.disabled = false;
@@ -200,7 +194,7 @@ function editSession(row, s) {
       poker_date: f.elements.poker_date.value,
       secret_votes: f.elements.secret_votes.checked,
     });
-    toast(t("saved"));
+    toast(t("saved"), "success");
     await route();
   });
   replace(row, replace(cell, editForm));
@@ -230,7 +224,7 @@ function newSessionForm() {
       poker_date: f.elements.poker_date.value,
       deck,
     });
-    toast(t("created"));
+    toast(t("created"), "success");
     location.hash = `#session/${created.id}`;
   });
 }
@@ -332,7 +326,7 @@ function editStory(row, session, story) {
       description: f.elements.description.value,
       story_points: points === "" ? null : points,
     });
-    toast(t("saved"));
+    toast(t("saved"), "success");
     await route();
   });
   replace(row, h("td", { colspan: 5 }, editForm));
@@ -351,7 +345,7 @@ function newStoryForm(session) {
       title: f.elements.title.value.trim(),
       description: f.elements.description.value,
     });
-    toast(t("created"));
+    toast(t("created"), "success");
     await route();
     document.querySelector("#new-story-form [name=ticket_number]")?.focus();
   });
@@ -380,7 +374,7 @@ function importForm(session) {
       again.textContent = tn("imported", count);
       again.hidden = false;
     }
-    toast(tn("imported", count));
+    toast(tn("imported", count), "success");
   });
 }
 
@@ -405,7 +399,8 @@ async function usersView(me) {
 }
 
 function yesNo(value) {
-  return h("span", { class: "badge", "aria-label": value ? t("yes") : t("no") }, value ? "✓" : "–");
+  return h("span", { class: ["badge", value && "yes"], "aria-label": value ? t("yes") : t("no") },
+    value ? "✓" : "–");
 }
 
 function userRow(u, me) {
@@ -444,7 +439,7 @@ function editUser(row, u) {
     };
     if (f.elements.password.value) body.password = f.elements.password.value;
     await api.updateUser(u.id, body);
-    toast(t("saved"));
+    toast(t("saved"), "success");
     await route();
   });
   replace(row, h("td", { colspan: 5 }, editForm));
@@ -467,7 +462,7 @@ function newUserForm() {
       can_moderate: f.elements.can_moderate.checked,
       is_admin: f.elements.is_admin.checked,
     });
-    toast(t("created"));
+    toast(t("created"), "success");
     await route();
     document.querySelector("#new-user-form [name=username]")?.focus();
   });

@@ -24,6 +24,18 @@ export function showLoginExpired() {
   document.body.classList.add("expired");
 }
 
+/** At most this many toasts at once; the oldest goes first. */
+const MAX_TOASTS = 3;
+
+/** A short message at the bottom of the page (`kind`: `info`, `success` or `error`). */
+export function toast(text, kind = "info") {
+  const box = byId("toasts");
+  const item = h("div", { class: "toast", dataset: { kind } }, text);
+  box.append(item);
+  while (box.children.length > MAX_TOASTS) box.firstElementChild.remove();
+  setTimeout(() => item.remove(), kind === "error" ? 6000 : 3500);
+}
+
 /** A message for an error thrown by the API module. */
 export function errorText(error) {
   if (error instanceof NetworkError) return t("error_network");

@@ -8,7 +8,7 @@ import { api, ApiError } from "./api.js";
 import { byId, h, replace, show } from "./dom.js";
 import { t, tn } from "./i18n.js";
 import {
-  initLayout, showBanner, hideBanner, showLoginExpired, errorText,
+  initLayout, showBanner, hideBanner, showLoginExpired, errorText, toast,
 } from "./layout.js";
 import { PokerSocket } from "./socket.js";
 import { voteGroups, myVote, voteStats, formatNumber } from "./votes.js";
@@ -41,13 +41,6 @@ let socket = null;
 
 // ---------------------------------------------------------------------------------------------
 // Small pieces
-
-function toast(text, kind = "info") {
-  const box = byId("toasts");
-  const item = h("div", { class: "toast", dataset: { kind } }, text);
-  box.append(item);
-  setTimeout(() => item.remove(), 5000);
-}
 
 function pointsText(points) {
   return points === null || points === undefined ? t("no_points") : String(points);
@@ -148,10 +141,9 @@ function renderCards() {
   const hint = byId("cards-hint");
   const heading = byId("cards-heading");
   const spectator = !state.canVote && !state.canModerate;
-  section.classList.toggle("spectator", spectator);
+  show(section, !spectator);
+  show(byId("spectator-note"), spectator);
   if (spectator) {
-    heading.textContent = t("cards_title");
-    hint.textContent = t("cards_hint_spectator");
     replace(cards);
     state.cardsKey = "";
     return;
@@ -163,7 +155,7 @@ function renderCards() {
   if (key !== state.cardsKey) {
     state.cardsKey = key;
     replace(cards, options.map((option) => {
-      const wide = option.length > 3;
+      const wide = option.length > 2;
       return h("button", {
         type: "button",
         class: ["card", wide && "card-wide"],
@@ -203,6 +195,7 @@ function renderVotes() {
   const story = state.story;
   const controls = byId("moderator-controls");
   show(controls, state.canModerate && !!story);
+  show(byId("votes-panel"), !!story);
   if (!story) {
     replace(area);
     replace(stats);
@@ -214,6 +207,11 @@ function renderVotes() {
   const { points } = deckOptions();
   const moderatorPicks = state.canModerate && state.connected && !state.pointsSent;
   area.classList.toggle("revealed", groups.length > 0);
+  // Moderators keep the hint's line, so nothing moves when it appears.
+  const pickHint = byId("votes-pick-hint");
+  show(pickHint, state.canModerate);
+  pickHint.classList.toggle("invisible",
+    !(moderatorPicks && groups.some((g) => points.includes(g.option))));
   if (groups.length > 0) {
     replace(area, groups.map(({ option, voters: who }) => {
       const settable = moderatorPicks && points.includes(option);
@@ -221,13 +219,13 @@ function renderVotes() {
       const card = settable
         ? h("button", {
           type: "button",
-          class: ["card", "face-up", option.length > 3 && "card-wide"],
+          class: ["card", "face-up", option.length > 2 && "card-wide"],
           dataset: { option },
           title: t("set_points_from_vote", { option }),
           "aria-label": t("set_points_from_vote", { option }),
           onclick: () => setPoints(option),
         }, face)
-        : h("div", { class: ["card", "face-up", option.length > 3 && "card-wide"] }, face);
+        : h("div", { class: ["card", "face-up", option.length > 2 && "card-wide"] }, face);
       return h("div", { class: "vote-group", dataset: { option } },
         h("div", { class: "vote-card" }, card,
           h("span", { class: "vote-tally", "aria-label": tn("votes_count", who.length) },
@@ -241,7 +239,9 @@ function renderVotes() {
           h("div", { class: "card back", role: "img", "aria-label": t("voted_face_down", { name: v.name }) })),
         voterNames([v]))));
   } else {
-    replace(area, h("p", { class: "votes-empty hint" }, t("votes_none")));
+    replace(area, h("div", { class: "votes-empty" },
+      h("div", { class: "card ghost", "aria-hidden": "true" }),
+      h("p", { class: "hint" }, t("votes_none"))));
   }
   const total = groups.length > 0 ? voteStats(groups).count : voters.length;
   count.textContent = total > 0 ? tn("votes_count", total) : "";
@@ -342,6 +342,7 @@ function roleNames(permissions) {
 function renderParticipants() {
   const people = state.participants;
   byId("participants-count").textContent = tn("participants", people.length);
+  byId("participants-num").textContent = String(people.length);
   byId("participants-toggle").setAttribute("aria-label",
     `${t("participants_title")}: ${tn("participants", people.length)}`);
   const list = byId("participants-list");
@@ -411,11 +412,11 @@ function renderConnection(connState, info) {
       break;
     }
     case "expired":
-      text.textContent = t("login_expired");
+      text.textContent = t("conn_offline");
       showLoginExpired();
       break;
     case "gone":
-      text.textContent = "";
+      text.textContent = t("conn_offline");
       showBanner("error", t("session_gone"), " ",
         h("a", { href: "/", class: "button small" }, t("back_to_sessions")));
       break;
