@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Build dependencies that a fresh Debian machine may lack: pkg-config and OpenSSL headers, which
 # the bundled libpq (pq-sys) builds against. SQLite and libpq themselves are built from source.
+# Also Chromium and chromedriver for the browser tests (see the end).
 set -euo pipefail
 
 missing=()
@@ -13,4 +14,13 @@ if [ ${#missing[@]} -gt 0 ]; then
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq "${missing[@]}"
+fi
+
+# The browser tests (tests/e2e/browser*.rs) drive Debian's headless Chromium through chromedriver.
+# Nothing is downloaded at test time: both come from the distribution's packages.
+if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
+    echo "==> installing the browser for the browser tests: chromium chromium-driver"
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver
 fi
