@@ -53,9 +53,6 @@ struct CreateUser {
     admin: bool,
 }
 
-#[global_allocator]
-static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
-
 fn main() -> ExitCode {
     // Room for many sockets: raise the soft open-file limit to the hard limit.
     if let Err(e) = rlimit::increase_nofile_limit(u64::MAX) {
