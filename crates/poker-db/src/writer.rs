@@ -146,6 +146,8 @@ fn run(url: DatabaseUrl, mut conn: DbConnection, queue: mpsc::Receiver<Box<dyn J
                 Err(_) => break,
             }
         }
+        let started = std::time::Instant::now();
+        let size = batch.len();
         if let Err(e) = begin(&mut conn) {
             log::error!("database writer: cannot begin a transaction: {e}");
             for job in batch {
@@ -160,6 +162,7 @@ fn run(url: DatabaseUrl, mut conn: DbConnection, queue: mpsc::Receiver<Box<dyn J
             log::error!("database writer: commit failed: {e}");
             let _ = conn.batch_execute("ROLLBACK");
         }
+        log::debug!("writer: {size} writes committed in {:?}", started.elapsed());
         for answer in ran {
             answer.answer(committed.clone());
         }
