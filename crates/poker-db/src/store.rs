@@ -99,13 +99,14 @@ impl Store {
     }
 
     /// Queues a write of a live session on the group-committing writer; answers after commit.
+    /// The write may be replayed after a rollback, so it must depend only on what it captured.
     pub fn write<T, F>(
         &self,
         work: F,
     ) -> impl std::future::Future<Output = Result<T, DbError>> + Send + 'static
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        F: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
         self.writer.write(work)
     }

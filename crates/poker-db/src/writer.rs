@@ -1,9 +1,10 @@
 //! The writer: one thread with one connection that group-commits the live sessions' writes.
 //!
-//! Every queued write runs in a savepoint of one transaction; the transaction commits once, and
-//! only then is each caller answered, so a change is durable before anyone announces it. One
-//! writer means SQLite writers never wait on each other's lock (whose busy handler sleeps), and
-//! on PostgreSQL many votes share one commit (one WAL flush).
+//! Every queued write runs in one transaction that commits once, and only then is each caller
+//! answered, so a change is durable before anyone announces it. If one write fails, the batch
+//! is rolled back and each write replayed alone. One writer means SQLite writers never wait on
+//! each other's lock (whose busy handler sleeps), and on PostgreSQL many votes share one commit;
+//! no per-write savepoint keeps a vote to one round trip.
 
 use std::sync::mpsc;
 use std::thread;
@@ -17,68 +18,38 @@ use crate::DbError;
 /// The most writes committed together.
 const MAX_BATCH: usize = 256;
 
-/// A write waiting for the writer thread.
+/// A write waiting for the writer thread. Writes are replayable: a batch in which one write
+/// fails is rolled back and each of its writes replayed alone, so only that one fails.
 trait Job: Send {
-    /// Runs inside the batch's transaction; returns how to answer once the batch is settled.
-    fn run(self: Box<Self>, conn: &mut DbConnection) -> Box<dyn Answer>;
-    /// Answers without running (the transaction could not start).
-    fn fail(self: Box<Self>, why: String);
-}
-
-/// A write that ran, waiting for its batch to commit.
-trait Answer: Send {
+    /// Runs the write in the current transaction and keeps its result; false when it failed.
+    fn run(&mut self, conn: &mut DbConnection) -> bool;
+    /// Answers the caller: its write's result if the transaction committed, else the reason.
     fn answer(self: Box<Self>, committed: Result<(), String>);
 }
 
 struct Typed<T, F> {
     work: F,
+    result: Option<Result<T, DbError>>,
     reply: oneshot::Sender<Result<T, DbError>>,
-}
-
-struct Ran<T> {
-    result: Result<T, DbError>,
-    reply: oneshot::Sender<Result<T, DbError>>,
-}
-
-/// Runs `work` in a savepoint, so that its failure undoes only its own changes.
-fn in_savepoint<T>(
-    conn: &mut DbConnection,
-    work: impl FnOnce(&mut DbConnection) -> Result<T, DbError>,
-) -> Result<T, DbError> {
-    conn.batch_execute("SAVEPOINT write")?;
-    let result = work(conn);
-    let end = if result.is_ok() {
-        "RELEASE SAVEPOINT write"
-    } else {
-        "ROLLBACK TO SAVEPOINT write; RELEASE SAVEPOINT write"
-    };
-    conn.batch_execute(end)?;
-    result
 }
 
 impl<T, F> Job for Typed<T, F>
 where
     T: Send + 'static,
-    F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    F: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
 {
-    fn run(self: Box<Self>, conn: &mut DbConnection) -> Box<dyn Answer> {
-        let Typed { work, reply } = *self;
-        Box::new(Ran {
-            result: in_savepoint(conn, work),
-            reply,
-        })
+    fn run(&mut self, conn: &mut DbConnection) -> bool {
+        let result = (self.work)(conn);
+        let ok = result.is_ok();
+        self.result = Some(result);
+        ok
     }
 
-    fn fail(self: Box<Self>, why: String) {
-        let _ = self.reply.send(Err(DbError::Unavailable(why)));
-    }
-}
-
-impl<T: Send> Answer for Ran<T> {
     fn answer(self: Box<Self>, committed: Result<(), String>) {
-        let outcome = match committed {
-            Ok(()) => self.result,
-            Err(why) => Err(DbError::Unavailable(why)),
+        let outcome = match (committed, self.result) {
+            (Ok(()), Some(result)) => result,
+            (Ok(()), None) => Err(DbError::Unavailable("the write did not run".into())),
+            (Err(why), _) => Err(DbError::Unavailable(why)),
         };
         let _ = self.reply.send(outcome);
     }
@@ -103,17 +74,23 @@ impl Writer {
         Ok(Writer { jobs })
     }
 
-    /// Queues a write; the answer comes once the transaction it ran in has committed.
+    /// Queues a write; the answer comes once the transaction it ran in has committed. The write
+    /// may run twice (after a rollback), so it must depend only on what it captured.
     pub fn write<T, F>(
         &self,
         work: F,
     ) -> impl std::future::Future<Output = Result<T, DbError>> + Send + 'static
     where
         T: Send + 'static,
-        F: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        F: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
         let (reply, answer) = oneshot::channel();
-        let queued = self.jobs.send(Box::new(Typed { work, reply })).is_ok();
+        let job = Typed {
+            work,
+            result: None,
+            reply,
+        };
+        let queued = self.jobs.send(Box::new(job)).is_ok();
         async move {
             if !queued {
                 return Err(DbError::Unavailable(
@@ -137,6 +114,18 @@ fn begin(conn: &mut DbConnection) -> Result<(), DbError> {
     conn.batch_execute(statement).map_err(DbError::from)
 }
 
+/// Runs jobs in one transaction; `Ok(true)` when every job succeeded and it committed.
+fn transaction(conn: &mut DbConnection, jobs: &mut [Box<dyn Job>]) -> Result<bool, String> {
+    begin(conn).map_err(|e| e.to_string())?;
+    if jobs.iter_mut().all(|job| job.run(conn)) {
+        conn.batch_execute("COMMIT").map_err(|e| e.to_string())?;
+        Ok(true)
+    } else {
+        conn.batch_execute("ROLLBACK").map_err(|e| e.to_string())?;
+        Ok(false)
+    }
+}
+
 fn run(url: DatabaseUrl, mut conn: DbConnection, queue: mpsc::Receiver<Box<dyn Job>>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
@@ -148,26 +137,36 @@ fn run(url: DatabaseUrl, mut conn: DbConnection, queue: mpsc::Receiver<Box<dyn J
         }
         let started = std::time::Instant::now();
         let size = batch.len();
-        if let Err(e) = begin(&mut conn) {
-            log::error!("database writer: cannot begin a transaction: {e}");
-            for job in batch {
-                job.fail(e.to_string());
+        match transaction(&mut conn, &mut batch) {
+            Ok(true) => {
+                log::debug!("writer: {size} writes committed in {:?}", started.elapsed());
+                for job in batch {
+                    job.answer(Ok(()));
+                }
             }
-            reconnect(&url, &mut conn);
-            continue;
-        }
-        let ran: Vec<Box<dyn Answer>> = batch.into_iter().map(|job| job.run(&mut conn)).collect();
-        let committed = conn.batch_execute("COMMIT").map_err(|e| e.to_string());
-        if let Err(e) = &committed {
-            log::error!("database writer: commit failed: {e}");
-            let _ = conn.batch_execute("ROLLBACK");
-        }
-        log::debug!("writer: {size} writes committed in {:?}", started.elapsed());
-        for answer in ran {
-            answer.answer(committed.clone());
-        }
-        if committed.is_err() {
-            reconnect(&url, &mut conn);
+            Ok(false) => {
+                // Some write failed and the batch was rolled back: replay each write alone,
+                // so the others still commit and only the failing one reports its error.
+                for mut job in batch {
+                    let committed = match transaction(&mut conn, std::slice::from_mut(&mut job)) {
+                        Ok(_) => Ok(()),
+                        Err(e) => {
+                            let _ = conn.batch_execute("ROLLBACK");
+                            reconnect(&url, &mut conn);
+                            Err(e)
+                        }
+                    };
+                    job.answer(committed);
+                }
+            }
+            Err(e) => {
+                log::error!("database writer: transaction failed: {e}");
+                let _ = conn.batch_execute("ROLLBACK");
+                for job in batch {
+                    job.answer(Err(e.clone()));
+                }
+                reconnect(&url, &mut conn);
+            }
         }
     }
 }

@@ -78,7 +78,7 @@ impl PokerSession {
     fn persist<T, W, F>(&mut self, ctx: &mut Context<Self>, conn: ConnId, work: W, then: F)
     where
         T: Send + 'static,
-        W: FnOnce(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        W: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
         F: FnOnce(&mut Self, T) + 'static,
     {
         let fut = self.store.write(work);
