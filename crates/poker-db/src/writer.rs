@@ -1,4 +1,4 @@
-//! The writer: one thread with one connection that group-commits the live sessions' writes.
+//! The writer: threads with a connection each that group-commit the live sessions' writes.
 //!
 //! Every queued write runs in one transaction that commits once, and only then is each caller
 //! answered, so a change is durable before anyone announces it. If one write fails, the batch
@@ -6,7 +6,7 @@
 //! each other's lock (whose busy handler sleeps), and on PostgreSQL many votes share one commit;
 //! no per-write savepoint keeps a vote to one round trip.
 
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread;
 
 use diesel::connection::SimpleConnection;
@@ -55,22 +55,36 @@ where
     }
 }
 
-/// Handle to the writer thread; cheap to clone.
+/// Handle to the writer threads; cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
     jobs: mpsc::Sender<Box<dyn Job>>,
 }
 
+/// Writer threads (each with its own connection) sharing one queue: one for SQLite, whose
+/// writers would only wait on each other's lock; several for PostgreSQL, where a transaction is
+/// a few network round trips and writes of different sessions can run side by side. A session
+/// never has two writes in flight, so its writes still apply in its order.
+fn writer_threads(url: &DatabaseUrl) -> usize {
+    match url {
+        DatabaseUrl::Sqlite(_) => 1,
+        DatabaseUrl::Postgres(_) => 4,
+    }
+}
+
 impl Writer {
-    /// Opens the writer's connection and starts its thread.
+    /// Opens the writers' connections and starts their threads.
     pub fn start(url: &DatabaseUrl) -> Result<Writer, DbError> {
-        let conn = url.connect()?;
         let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
-        let url = url.clone();
-        thread::Builder::new()
-            .name("poker-db-writer".into())
-            .spawn(move || run(url, conn, queue))
-            .map_err(|e| DbError::Connect(format!("cannot start the writer thread: {e}")))?;
+        let queue = Arc::new(Mutex::new(queue));
+        for i in 0..writer_threads(url) {
+            let conn = url.connect()?;
+            let (url, queue) = (url.clone(), queue.clone());
+            thread::Builder::new()
+                .name(format!("poker-db-writer-{i}"))
+                .spawn(move || run(url, conn, queue))
+                .map_err(|e| DbError::Connect(format!("cannot start a writer thread: {e}")))?;
+        }
         Ok(Writer { jobs })
     }
 
@@ -126,15 +140,21 @@ fn transaction(conn: &mut DbConnection, jobs: &mut [Box<dyn Job>]) -> Result<boo
     }
 }
 
-fn run(url: DatabaseUrl, mut conn: DbConnection, queue: mpsc::Receiver<Box<dyn Job>>) {
-    while let Ok(first) = queue.recv() {
-        let mut batch = vec![first];
-        while batch.len() < MAX_BATCH {
-            match queue.try_recv() {
-                Ok(job) => batch.push(job),
-                Err(_) => break,
-            }
+/// Takes the next batch: waits for one job, then takes whatever else is queued.
+fn next_batch(queue: &Mutex<mpsc::Receiver<Box<dyn Job>>>) -> Option<Vec<Box<dyn Job>>> {
+    let queue = queue.lock().ok()?;
+    let mut batch = vec![queue.recv().ok()?];
+    while batch.len() < MAX_BATCH {
+        match queue.try_recv() {
+            Ok(job) => batch.push(job),
+            Err(_) => break,
         }
+    }
+    Some(batch)
+}
+
+fn run(url: DatabaseUrl, mut conn: DbConnection, queue: Arc<Mutex<mpsc::Receiver<Box<dyn Job>>>>) {
+    while let Some(mut batch) = next_batch(&queue) {
         let started = std::time::Instant::now();
         let size = batch.len();
         match transaction(&mut conn, &mut batch) {
