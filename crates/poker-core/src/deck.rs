@@ -39,10 +39,6 @@ impl Choice {
     pub fn as_str(&self) -> &str {
         &self.0
     }
-    /// Rebuilds a choice read back from storage (it was validated when written).
-    pub fn from_stored(s: String) -> Self {
-        Choice(s)
-    }
 }
 
 /// A valid point option of a session's deck, set as a story's points.
@@ -52,10 +48,6 @@ pub struct StoryPoints(String);
 impl StoryPoints {
     pub fn as_str(&self) -> &str {
         &self.0
-    }
-    /// Rebuilds points read back from storage (they were validated when written).
-    pub fn from_stored(s: String) -> Self {
-        StoryPoints(s)
     }
     /// The JSON form on the wire: a number when the option is numeric, else the option's text.
     pub fn to_json(&self) -> Value {

@@ -42,11 +42,6 @@ impl SessionRegistry {
             config: Arc::new(config),
         }
     }
-
-    /// How many sessions have a live actor.
-    pub fn live_sessions(&self) -> usize {
-        self.sessions.len()
-    }
 }
 
 impl Actor for SessionRegistry {
@@ -116,18 +111,5 @@ impl Handler<NotifyAll> for SessionRegistry {
         for entry in self.sessions.values() {
             entry.addr.do_send(msg.change);
         }
-    }
-}
-
-/// Asks how many sessions are live (for metrics and tests).
-#[derive(Message)]
-#[rtype(result = "usize")]
-pub struct CountLive;
-
-impl Handler<CountLive> for SessionRegistry {
-    type Result = usize;
-
-    fn handle(&mut self, _: CountLive, _: &mut Context<Self>) -> usize {
-        self.live_sessions()
     }
 }
