@@ -2,11 +2,13 @@
 //! limits, the vote tally, and the WebSocket wire events (parsed at the edge into domain types).
 
 pub mod deck;
+pub mod events;
 pub mod fields;
 pub mod tally;
 pub mod wire;
 
 pub use deck::{Choice, Deck, DeckError, StoryPoints};
+pub use events::{may_see_votes, ServerEvent, VotesView};
 pub use fields::{story_label, FieldError};
 pub use tally::{tally, Tally, Voter};
 pub use wire::{ClientCommand, ErrorCode, EventName, Permission, WireError};

@@ -1,7 +1,7 @@
 //! The vote tally of `story_changed`: options with most votes first, voters in the order they voted.
 
 use serde::Serialize;
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use crate::deck::Deck;
 
@@ -21,14 +21,7 @@ pub struct Tally {
 impl Tally {
     /// The `votes` object of `story_changed` (key order is the tally order).
     pub fn to_json(&self) -> Value {
-        let mut map = Map::new();
-        for (option, voters) in &self.groups {
-            map.insert(
-                option.clone(),
-                serde_json::to_value(voters).unwrap_or_default(),
-            );
-        }
-        Value::Object(map)
+        serde_json::to_value(self).unwrap_or_default()
     }
 }
 

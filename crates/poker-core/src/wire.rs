@@ -4,7 +4,10 @@
 //! the [`EventName`] (whose [`Permission`] the caller checks), then [`EventName::parse_data`]
 //! gives the typed [`ClientCommand`].
 
-use serde_json::{json, Value};
+use serde::{Serialize, Serializer};
+use serde_json::Value;
+
+use crate::events::ServerEvent;
 
 /// The `code` of an `error` frame.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,8 +35,14 @@ impl ErrorCode {
     }
 }
 
+impl Serialize for ErrorCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
 /// A refused client frame: what goes back in the `error` frame.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
 #[error("{}: {message}", code.as_str())]
 pub struct WireError {
     pub code: ErrorCode,
@@ -50,10 +59,7 @@ impl WireError {
 
     /// The `error` frame for this refusal.
     pub fn to_frame(&self) -> String {
-        server_frame(
-            "error",
-            json!({"code": self.code.as_str(), "message": self.message}),
-        )
+        ServerEvent::Error(self.clone()).to_frame()
     }
 }
 
@@ -62,6 +68,12 @@ impl WireError {
 pub enum Permission {
     Vote,
     Moderate,
+}
+
+impl Serialize for Permission {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
 }
 
 impl Permission {
@@ -208,11 +220,6 @@ impl EventName {
     }
 }
 
-/// A frame from the server: `{"type": "send_json", "event": NAME, "data": {...}}`.
-pub fn server_frame(event: &str, data: Value) -> String {
-    json!({"type": "send_json", "event": event, "data": data}).to_string()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -275,18 +282,5 @@ mod tests {
         let (event, _) =
             EventName::parse_envelope(r#"{"event": "reset_requested", "data": {}}"#).unwrap();
         assert_eq!(event.permission(), Some(Permission::Moderate));
-    }
-
-    #[test]
-    fn frames_have_the_send_json_envelope() {
-        let frame: Value = serde_json::from_str(&server_frame(
-            "story_points_submitted",
-            json!({"story_points": 5}),
-        ))
-        .unwrap();
-        assert_eq!(
-            frame,
-            json!({"type": "send_json", "event": "story_points_submitted", "data": {"story_points": 5}})
-        );
     }
 }

@@ -1,0 +1,262 @@
+//! The frames the server sends (PROTOCOL.md section 2, "Frames from the server"), as one typed
+//! enum that serializes once into the `{"type": "send_json", "event", "data"}` envelope, and the
+//! vote-secrecy rule that decides what a recipient may see of the votes.
+
+use serde::ser::{SerializeMap, Serializer};
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::deck::Deck;
+use crate::tally::{tally, Tally, Voter};
+use crate::wire::{Permission, WireError};
+
+/// Whether a recipient may see the votes on a story (PROTOCOL.md, "Votes stay secret on the
+/// server"): always where the session does not keep votes secret or the story is not the active
+/// one; otherwise only recipients who cannot vote, or who have voted on it already. The socket
+/// and `GET /api/stories/{id}/votes` both ask here.
+pub fn may_see_votes(
+    secret_votes: bool,
+    story_is_active: bool,
+    viewer_can_vote: bool,
+    viewer_has_voted: bool,
+) -> bool {
+    !secret_votes || !story_is_active || !viewer_can_vote || viewer_has_voted
+}
+
+/// The votes on a story as one recipient sees them: `votes` grouped by option (empty when the
+/// recipient may not see them yet) and `voters`, everyone who voted, in the order they voted.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct VotesView {
+    pub votes: Tally,
+    pub voters: Vec<Voter>,
+}
+
+impl VotesView {
+    /// Builds the view from votes in the order they were cast.
+    pub fn new<'a>(
+        deck: &Deck,
+        votes: impl IntoIterator<Item = (&'a Voter, &'a str)> + Clone,
+        visible: bool,
+    ) -> Self {
+        let voters = votes.clone().into_iter().map(|(v, _)| v.clone()).collect();
+        let votes = if visible {
+            tally(deck, votes)
+        } else {
+            Tally { groups: Vec::new() }
+        };
+        VotesView { votes, voters }
+    }
+}
+
+impl Serialize for Tally {
+    /// As a JSON object whose key order is the tally's order.
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.groups.len()))?;
+        for (option, voters) in &self.groups {
+            map.serialize_entry(option, voters)?;
+        }
+        map.end()
+    }
+}
+
+/// `story_changed`: the active story and its votes as the recipient may see them.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoryChanged {
+    pub id: i64,
+    pub story_label: String,
+    pub description: String,
+    #[serde(flatten)]
+    pub votes: VotesView,
+}
+
+/// One entry of `participants_changed`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Participant {
+    pub id: i64,
+    pub name: String,
+    pub permissions: Vec<Permission>,
+}
+
+/// One entry of `stories_changed`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StoryEntry {
+    pub id: i64,
+    pub label: String,
+    /// A number for numeric options, else the option's text; null without points.
+    pub story_points: Option<Value>,
+}
+
+/// Every frame the server sends. Build one, serialize it once with [`ServerEvent::to_frame`],
+/// and share the bytes with every recipient it is for.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "event", content = "data", rename_all = "snake_case")]
+pub enum ServerEvent {
+    StoryChanged(StoryChanged),
+    StoryPointsSubmitted {
+        story_points: Value,
+    },
+    PokerSessionEnded {
+        poker_session_end_redirect_url: String,
+    },
+    ParticipantsChanged {
+        participants: Vec<Participant>,
+    },
+    /// (ours)
+    StoriesChanged {
+        stories: Vec<StoryEntry>,
+    },
+    /// (ours) To the sender of a refused frame only.
+    Error(WireError),
+}
+
+impl ServerEvent {
+    /// The event's name on the wire.
+    pub fn name(&self) -> &'static str {
+        match self {
+            ServerEvent::StoryChanged(_) => "story_changed",
+            ServerEvent::StoryPointsSubmitted { .. } => "story_points_submitted",
+            ServerEvent::PokerSessionEnded { .. } => "poker_session_ended",
+            ServerEvent::ParticipantsChanged { .. } => "participants_changed",
+            ServerEvent::StoriesChanged { .. } => "stories_changed",
+            ServerEvent::Error(_) => "error",
+        }
+    }
+
+    /// The frame: `{"type": "send_json", "event": NAME, "data": {...}}`.
+    pub fn to_frame(&self) -> String {
+        #[derive(Serialize)]
+        struct Frame<'a> {
+            #[serde(rename = "type")]
+            kind: &'static str,
+            #[serde(flatten)]
+            event: &'a ServerEvent,
+        }
+        serde_json::to_string(&Frame {
+            kind: "send_json",
+            event: self,
+        })
+        // Every field is a string, a number, a list or a map with string keys: this cannot
+        // fail, but a frame is better than a panic if it ever did.
+        .unwrap_or_else(|e| {
+            format!(
+                r#"{{"type":"send_json","event":"error","data":{{"code":"unavailable","message":"cannot encode a frame: {e}"}}}}"#
+            )
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::ErrorCode;
+    use serde_json::json;
+
+    fn frame(event: &ServerEvent) -> Value {
+        serde_json::from_str(&event.to_frame()).unwrap()
+    }
+
+    fn voter(id: i64, name: &str) -> Voter {
+        Voter {
+            id,
+            name: name.into(),
+        }
+    }
+
+    #[test]
+    fn the_secrecy_rule() {
+        // Secret votes on the active story: hidden only from voters who have not voted.
+        assert!(!may_see_votes(true, true, true, false));
+        assert!(may_see_votes(true, true, true, true));
+        assert!(
+            may_see_votes(true, true, false, false),
+            "moderators, spectators"
+        );
+        // Not secret, or not the active story: everyone sees them.
+        assert!(may_see_votes(false, true, true, false));
+        assert!(may_see_votes(true, false, true, false));
+    }
+
+    #[test]
+    fn story_changed_has_the_original_shape_with_votes_in_tally_order() {
+        let (a, b) = (voter(1, "ann"), voter(2, "bob"));
+        let votes = [(&a, "8"), (&b, "3")];
+        let event = ServerEvent::StoryChanged(StoryChanged {
+            id: 7,
+            story_label: "T-1: Title".into(),
+            description: "<p>x</p>".into(),
+            votes: VotesView::new(&Deck::default(), votes, true),
+        });
+        let text = event.to_frame();
+        assert!(
+            text.starts_with(r#"{"type":"send_json","event":"story_changed","data":{"#),
+            "{text}"
+        );
+        assert_eq!(
+            frame(&event)["data"],
+            json!({
+                "id": 7, "story_label": "T-1: Title", "description": "<p>x</p>",
+                "votes": {"3": [{"id": 2, "name": "bob"}], "8": [{"id": 1, "name": "ann"}]},
+                "voters": [{"id": 1, "name": "ann"}, {"id": 2, "name": "bob"}],
+            })
+        );
+        let keys: Vec<String> = frame(&event)["data"]["votes"]
+            .as_object()
+            .unwrap()
+            .keys()
+            .cloned()
+            .collect();
+        assert_eq!(keys, ["3", "8"], "ties keep the deck's order");
+    }
+
+    #[test]
+    fn hidden_votes_keep_the_voters() {
+        let a = voter(1, "ann");
+        let view = VotesView::new(&Deck::default(), [(&a, "8")], false);
+        assert_eq!(
+            serde_json::to_value(&view).unwrap(),
+            json!({"votes": {}, "voters": [{"id": 1, "name": "ann"}]})
+        );
+    }
+
+    #[test]
+    fn the_other_events() {
+        assert_eq!(
+            frame(&ServerEvent::StoryPointsSubmitted {
+                story_points: json!(5)
+            }),
+            json!({"type": "send_json", "event": "story_points_submitted", "data": {"story_points": 5}})
+        );
+        assert_eq!(
+            frame(&ServerEvent::PokerSessionEnded {
+                poker_session_end_redirect_url: "/".into()
+            })["data"],
+            json!({"poker_session_end_redirect_url": "/"})
+        );
+        assert_eq!(
+            frame(&ServerEvent::ParticipantsChanged {
+                participants: vec![Participant {
+                    id: 1,
+                    name: "ann".into(),
+                    permissions: vec![Permission::Vote, Permission::Moderate],
+                }]
+            })["data"],
+            json!({"participants": [{"id": 1, "name": "ann", "permissions": ["vote", "moderate"]}]})
+        );
+        assert_eq!(
+            frame(&ServerEvent::StoriesChanged {
+                stories: vec![StoryEntry {
+                    id: 3,
+                    label: "T".into(),
+                    story_points: None
+                }]
+            })["data"],
+            json!({"stories": [{"id": 3, "label": "T", "story_points": null}]})
+        );
+        let error = ServerEvent::Error(WireError::new(ErrorCode::Forbidden, "no"));
+        assert_eq!(error.name(), "error");
+        assert_eq!(
+            frame(&error),
+            json!({"type": "send_json", "event": "error", "data": {"code": "forbidden", "message": "no"}})
+        );
+    }
+}
