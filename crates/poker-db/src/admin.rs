@@ -133,13 +133,9 @@ impl Store {
                 diesel::update(users::table.find(id))
                     .set(users::password_hash.eq(hash))
                     .execute(conn)?;
-                // A new password ends the user's logins (their bearer tokens stay).
-                diesel::delete(
-                    tokens::table
-                        .filter(tokens::user_id.eq(id))
-                        .filter(tokens::kind.eq("login")),
-                )
-                .execute(conn)?;
+                // A new password ends every login of the user, bearer tokens included: whoever
+                // knew the old password may have made one.
+                diesel::delete(tokens::table.filter(tokens::user_id.eq(id))).execute(conn)?;
             }
             if let Some(v) = patch.can_vote {
                 diesel::update(users::table.find(id))

@@ -54,8 +54,9 @@ impl DatabaseUrl {
         }
     }
 
-    /// Opens one connection of the right variant, set up for this server.
-    pub fn connect(&self) -> Result<DbConnection, DbError> {
+    /// Opens one connection of the right variant, set up for this server; no step of it waits
+    /// longer than `timeout` (a lock held elsewhere, a host that does not answer).
+    pub fn connect(&self, timeout: Duration) -> Result<DbConnection, DbError> {
         match self {
             DatabaseUrl::Sqlite(path) => {
                 let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
@@ -66,16 +67,21 @@ impl DatabaseUrl {
                 // for the lock that switching to WAL takes.
                 // Checkpoints run on a thread of their own (see `checkpointer`), not inside
                 // whichever commit crosses the threshold: that commit would stall for an fsync.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 10000; PRAGMA journal_mode = WAL; \
+                // A lock held past the busy timeout is an outage (`database is locked`), so a
+                // write fails within `timeout` instead of stalling its session.
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; \
                      PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON; \
                      PRAGMA wal_autocheckpoint = 0;",
-                )?;
+                    timeout.as_millis()
+                ))?;
                 Ok(DbConnection::Sqlite(conn))
             }
-            DatabaseUrl::Postgres(url) => diesel::PgConnection::establish(url)
-                .map(DbConnection::Postgresql)
-                .map_err(|e| DbError::Connect(format!("PostgreSQL: {e}"))),
+            DatabaseUrl::Postgres(url) => {
+                diesel::PgConnection::establish(&with_libpq_timeouts(url, timeout))
+                    .map(DbConnection::Postgresql)
+                    .map_err(|e| DbError::Connect(format!("PostgreSQL: {}", e.to_string().trim())))
+            }
         }
     }
 
@@ -91,7 +97,7 @@ impl DatabaseUrl {
         let names = |applied: Vec<diesel::migration::MigrationVersion<'_>>| {
             applied.iter().map(|v| v.to_string()).collect::<Vec<_>>()
         };
-        match self.connect()? {
+        match self.connect(Duration::from_secs(30))? {
             DbConnection::Sqlite(mut conn) => {
                 conn.run_pending_migrations(SQLITE_MIGRATIONS).map(names)
             }
@@ -103,30 +109,67 @@ impl DatabaseUrl {
     }
 }
 
+/// Adds libpq's own timeouts to a PostgreSQL URL unless it sets them: `connect_timeout` bounds
+/// opening a connection (a host that accepts nothing, or answers nothing), and TCP keepalives
+/// with `tcp_user_timeout` notice a peer that vanished from the network under an open
+/// connection. A peer that still acknowledges but never answers (a stuck proxy) is caught above
+/// libpq, by the writer's deadlines and the server's request timeouts.
+fn with_libpq_timeouts(url: &str, timeout: Duration) -> String {
+    let secs = timeout.as_secs().max(1);
+    let params = [
+        ("connect_timeout", secs.to_string()),
+        ("keepalives", "1".to_string()),
+        ("keepalives_idle", secs.to_string()),
+        ("keepalives_interval", "1".to_string()),
+        ("keepalives_count", "3".to_string()),
+        ("tcp_user_timeout", (secs * 2000).to_string()),
+    ];
+    let mut out = url.to_string();
+    for (name, value) in params {
+        if !url.contains(&format!("{name}=")) {
+            out.push(if out.contains('?') { '&' } else { '?' });
+            out.push_str(&format!("{name}={value}"));
+        }
+    }
+    out
+}
+
 /// For SQLite: a thread that checkpoints the WAL into the database file every `every`, so the
 /// WAL stays small without any write waiting for a checkpoint.
 pub fn start_checkpointer(url: &DatabaseUrl, every: Duration) -> Result<(), DbError> {
     if !matches!(url, DatabaseUrl::Sqlite(_)) {
         return Ok(());
     }
-    let mut conn = url.connect()?;
+    let mut conn = url.connect(Duration::from_secs(5))?;
     std::thread::Builder::new()
         .name("poker-db-checkpoint".into())
-        .spawn(move || loop {
-            std::thread::sleep(every);
-            // PASSIVE: copies what it can without blocking readers or the writer.
-            if let Err(e) = conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
-                log::warn!("WAL checkpoint failed: {e}");
+        .spawn(move || {
+            let mut failing = false;
+            loop {
+                std::thread::sleep(every);
+                // PASSIVE: copies what it can without blocking readers or the writer.
+                match conn.batch_execute("PRAGMA wal_checkpoint(PASSIVE)") {
+                    // Logged once per stretch of failures, not once a second.
+                    Err(e) if !failing => {
+                        log::warn!("WAL checkpoint failed: {e}");
+                        failing = true;
+                    }
+                    Err(_) => {}
+                    Ok(()) => failing = false,
+                }
             }
         })
         .map_err(|e| DbError::Connect(format!("cannot start the checkpoint thread: {e}")))?;
     Ok(())
 }
 
-/// The r2d2 manager: opens connections of the variant the URL names.
+/// The r2d2 manager: opens connections of the variant the URL names, set up as
+/// [`DatabaseUrl::connect`] does (diesel's own `ConnectionManager` would skip the PRAGMAs and
+/// libpq timeouts), and judges them as diesel's manager does.
 #[derive(Debug, Clone)]
 pub struct Manager {
     url: DatabaseUrl,
+    timeout: Duration,
 }
 
 impl r2d2::ManageConnection for Manager {
@@ -134,28 +177,56 @@ impl r2d2::ManageConnection for Manager {
     type Error = DbError;
 
     fn connect(&self) -> Result<DbConnection, DbError> {
-        self.url.connect()
+        self.url.connect(self.timeout)
     }
 
+    /// Run on every checkout: a connection the database dropped (a restart, a failover,
+    /// `pg_terminate_backend`) fails here and is replaced, instead of failing the request.
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), DbError> {
-        conn.batch_execute("SELECT 1").map_err(DbError::from)
+        diesel::r2d2::R2D2Connection::ping(conn).map_err(DbError::from)
     }
 
-    fn has_broken(&self, _conn: &mut DbConnection) -> bool {
-        false
+    /// On return: a connection left inside a transaction, or whose transaction manager gave
+    /// up, is dropped.
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        std::thread::panicking() || diesel::r2d2::R2D2Connection::is_broken(conn)
+    }
+}
+
+/// Logs connection failures of the pool once per outage, not once per attempt.
+#[derive(Debug, Default)]
+struct OutageLog {
+    last: std::sync::Mutex<Option<std::time::Instant>>,
+}
+
+impl r2d2::HandleError<DbError> for OutageLog {
+    fn handle_error(&self, error: DbError) {
+        let Ok(mut last) = self.last.lock() else {
+            return;
+        };
+        if last.is_none_or(|at| at.elapsed() > Duration::from_secs(30)) {
+            log::error!("database pool: {error}");
+            *last = Some(std::time::Instant::now());
+        }
     }
 }
 
 /// A pool of connections to one database.
 pub type Pool = r2d2::Pool<Manager>;
 
-/// Builds a pool; it fails at once if the database cannot be reached.
-pub fn pool(url: &DatabaseUrl, max_size: u32) -> Result<Pool, DbError> {
+/// Builds a pool; it fails if the database cannot be reached within `timeout`, which also
+/// bounds every checkout later (a request then fails with `unavailable` instead of waiting).
+pub fn pool(url: &DatabaseUrl, max_size: u32, timeout: Duration) -> Result<Pool, DbError> {
     r2d2::Pool::builder()
         .max_size(max_size)
-        .connection_timeout(Duration::from_secs(10))
-        .test_on_check_out(false)
-        .build(Manager { url: url.clone() })
+        .min_idle(Some(1))
+        .connection_timeout(timeout)
+        .test_on_check_out(true)
+        .error_handler(Box::new(OutageLog::default()))
+        .build(Manager {
+            url: url.clone(),
+            timeout,
+        })
         .map_err(|e| DbError::Connect(e.to_string()))
 }
 

@@ -36,6 +36,7 @@ pub struct Store {
     pool: Pool,
     url: DatabaseUrl,
     writer: crate::writer::Writer,
+    timeout: std::time::Duration,
 }
 
 type Conn = r2d2::PooledConnection<crate::connection::Manager>;
@@ -79,17 +80,23 @@ fn conflict(e: DieselError, what: &str) -> DbError {
 }
 
 impl Store {
-    /// Opens the database named by `url`, applying pending migrations first.
-    pub fn open(url: &str, pool_size: u32) -> Result<Store, DbError> {
+    /// Opens the database named by `url`, applying pending migrations first. `timeout` bounds
+    /// every wait for the database: connecting, a pool checkout, SQLite's lock.
+    pub fn open(url: &str, pool_size: u32, timeout: std::time::Duration) -> Result<Store, DbError> {
         let url = DatabaseUrl::parse(url)?;
         let applied = url.migrate()?;
         for name in applied {
             log::info!("applied migration {name}");
         }
-        let pool = pool(&url, pool_size)?;
-        let writer = crate::writer::Writer::start(&url)?;
+        let pool = pool(&url, pool_size, timeout)?;
+        let writer = crate::writer::Writer::start(&url, timeout)?;
         crate::connection::start_checkpointer(&url, std::time::Duration::from_secs(1))?;
-        Ok(Store { pool, url, writer })
+        Ok(Store {
+            pool,
+            url,
+            writer,
+            timeout,
+        })
     }
 
     pub(crate) fn conn(&self) -> Result<Conn, DbError> {
@@ -116,11 +123,40 @@ impl Store {
         self.url.backend()
     }
 
-    /// Answers when the database does.
+    /// How long to wait for a live write before counting it as failed, outcome unknown.
+    pub fn write_deadline(&self) -> std::time::Duration {
+        self.writer.deadline()
+    }
+
+    /// Why the live writes cannot be saved right now, if they cannot: a writer thread without
+    /// a database, or dead or stalled and being replaced.
+    pub fn writer_problem(&self) -> Option<String> {
+        self.writer
+            .health()
+            .into_iter()
+            .enumerate()
+            .find_map(|(i, state)| match state {
+                crate::writer::SlotState::Up => None,
+                crate::writer::SlotState::Down(why) => Some(format!("writer {i}: {why}")),
+            })
+    }
+
+    /// Answers when the database does, and can take writes: on SQLite, when the write lock
+    /// can be had (another process may hold it).
     pub fn ping(&self) -> Result<(), DbError> {
-        self.conn()?
-            .batch_execute("SELECT 1")
-            .map_err(DbError::from)
+        let conn = &mut *self.conn()?;
+        match conn {
+            DbConnection::Sqlite(_) => {
+                conn.batch_execute("PRAGMA busy_timeout = 500")?;
+                let probe = conn.batch_execute("BEGIN IMMEDIATE; ROLLBACK;");
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}",
+                    self.timeout.as_millis()
+                ))?;
+                probe.map_err(DbError::from)
+            }
+            DbConnection::Postgresql(_) => conn.batch_execute("SELECT 1").map_err(DbError::from),
+        }
     }
 
     // ---- users ----
