@@ -24,3 +24,12 @@ if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium chromium-driver
 fi
+
+# The metrics test checks /metrics with Prometheus's own parser, `promtool`, which Debian ships in
+# the `prometheus` package.
+if ! command -v promtool >/dev/null 2>&1; then
+    echo "==> installing promtool for the metrics test: prometheus"
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus
+fi

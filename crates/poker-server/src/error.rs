@@ -60,6 +60,11 @@ impl ApiError {
         }
     }
 
+    /// The database (or another service the server needs) cannot be reached: 503.
+    pub fn unavailable() -> Self {
+        ApiError::Unavailable("the database is unavailable; try again shortly".into())
+    }
+
     pub fn login_required() -> Self {
         ApiError::Unauthorized("log in, or send a bearer token".into())
     }
@@ -102,9 +107,9 @@ impl From<DbError> for ApiError {
         match e {
             DbError::NotFound => ApiError::NotFound("not found".into()),
             DbError::Conflict(message) => ApiError::Conflict(message),
-            DbError::Unavailable(message) => {
-                log::error!("database unavailable: {message}");
-                ApiError::Unavailable("the database is unavailable; try again shortly".into())
+            DbError::Unavailable(message) | DbError::Connect(message) => {
+                log::warn!("database unavailable: {message}");
+                ApiError::unavailable()
             }
             other => {
                 log::error!("database error: {other}");
@@ -129,11 +134,32 @@ pub fn or_missing(what: &'static str, id: i64) -> impl Fn(DbError) -> ApiError {
     }
 }
 
-/// Runs blocking storage work off the async threads.
+/// How long blocking storage work may take before the request fails with 503; set once at start
+/// from `database_timeout_secs` (see [`set_blocking_deadline`]).
+static BLOCKING_DEADLINE: std::sync::OnceLock<std::time::Duration> = std::sync::OnceLock::new();
+
+/// Sets the deadline of [`blocking`] for this process (the first call wins).
+pub fn set_blocking_deadline(deadline: std::time::Duration) {
+    let _ = BLOCKING_DEADLINE.set(deadline);
+}
+
+/// Runs blocking storage work off the async threads. Work that has not finished within the
+/// deadline (a database host that accepts and never answers) answers 503; the thread finishes
+/// on its own, and its connection is tested before it is used again.
 pub async fn blocking<T, F>(f: F) -> Result<T, ApiError>
 where
     F: FnOnce() -> Result<T, ApiError> + Send + 'static,
     T: Send + 'static,
 {
-    actix_web::web::block(f).await?
+    let deadline = BLOCKING_DEADLINE
+        .get()
+        .copied()
+        .unwrap_or(std::time::Duration::from_secs(10));
+    match actix_web::rt::time::timeout(deadline, actix_web::web::block(f)).await {
+        Ok(done) => done?,
+        Err(_) => {
+            log::warn!("a database call took longer than {deadline:?}; answering 503");
+            Err(ApiError::unavailable())
+        }
+    }
 }

@@ -5,6 +5,7 @@ pub mod api;
 pub mod auth;
 pub mod error;
 pub mod live;
+pub mod metrics;
 pub mod ops;
 pub mod pages;
 pub mod settings;
@@ -31,6 +32,8 @@ pub struct AppState {
     pub cookies: CookieSettings,
     pub registry: Addr<SessionRegistry>,
     pub live: Arc<LiveConfig>,
+    /// Renders `/metrics`; `None` if the recorder could not be installed.
+    pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
 }
 
 impl AppState {
@@ -39,6 +42,20 @@ impl AppState {
     pub fn notify(&self, session_id: i64, change: live::messages::Changed) {
         self.registry
             .do_send(live::messages::Notify { session_id, change });
+    }
+
+    /// Tells every live session about a change (a user's rights, a login that ended), and
+    /// returns once each session has it queued: an event a socket sends after the caller
+    /// answers is judged after the change.
+    pub async fn notify_all(&self, change: live::messages::Changed) {
+        if self
+            .registry
+            .send(live::messages::NotifyAll { change })
+            .await
+            .is_err()
+        {
+            log::warn!("the session registry is gone; live sessions were not told of a change");
+        }
     }
 }
 
@@ -63,6 +80,7 @@ pub fn open_store(settings: &Settings) -> Result<Store, StartError> {
     Ok(Store::open(
         &settings.database_url,
         settings.database_pool_size,
+        settings.database_timeout(),
     )?)
 }
 
@@ -82,6 +100,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// the socket is bound (tests and scripts wait for that line).
 pub async fn serve(settings: Settings) -> Result<(), StartError> {
     let settings = Arc::new(settings);
+    // A little over a live write's deadline: a checkout plus the query itself.
+    error::set_blocking_deadline(settings.database_timeout() * 2);
     let store = {
         let settings = settings.clone();
         web::block(move || -> Result<Store, StartError> {
@@ -110,15 +130,21 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         client_timeout: settings.client_timeout(),
         ping_interval: settings.ping_interval(),
         end_redirect_url: settings.session_end_redirect_url.clone(),
+        socket_backlog_bytes: settings.socket_backlog_bytes,
     });
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
     let registry = SessionRegistry::new(store.clone(), (*live).clone(), threads).start();
+    let registry_for_shutdown = registry.clone();
+    let metrics = metrics::install()
+        .map_err(|e| log::error!("metrics are off: {e}"))
+        .ok();
     let state = web::Data::new(AppState {
         store: store.clone(),
         settings: settings.clone(),
         cookies,
         registry,
         live,
+        metrics,
     });
 
     let server = HttpServer::new(move || {
@@ -146,10 +172,17 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
             .wrap(middleware::NormalizePath::trim())
             .default_service(web::to(not_found))
     })
+    // Signals are ours: SIGTERM closes sockets with 1001 before the server stops.
+    .disable_signals()
+    .shutdown_timeout(SHUTDOWN_GRACE.as_secs())
     // Frames are small and latency matters more than packet count: no Nagle delay.
     .on_connect(|conn, _| {
         if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
             let _ = tcp.set_nodelay(true);
+            // Output unacknowledged this long (a client gone, or one advertising a zero window
+            // because it stopped reading) ends the connection; sessions stop sending to such a
+            // socket long before (see `live::outbox`).
+            let _ = socket2::SockRef::from(tcp).set_tcp_user_timeout(Some(UNACKED_OUTPUT_LIMIT));
         }
     })
     .bind(&settings.bind)
@@ -161,6 +194,51 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         println!("planning-poker listening on http://{addr}");
     }
     log::info!("database: {}", store.backend());
-    server.run().await?;
+    let server = server.run();
+    actix_web::rt::spawn(shut_down_on_signal(server.handle(), registry_for_shutdown));
+    server.await?;
+    log::info!("stopped");
     Ok(())
+}
+
+/// How long a connection may have output that its client does not acknowledge.
+const UNACKED_OUTPUT_LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Longest a graceful stop waits for requests still running once sockets are closed.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// On SIGTERM or SIGINT (Ctrl-C): stop accepting connections, close every socket with 1001 once
+/// its session's write in flight has been answered, then stop the server, letting requests in
+/// progress finish for up to [`SHUTDOWN_GRACE`]. The whole takes well under 10 s.
+async fn shut_down_on_signal(
+    server: actix_web::dev::ServerHandle,
+    registry: Addr<SessionRegistry>,
+) {
+    use actix_web::rt::signal;
+    let terminate = async {
+        match signal::unix::signal(signal::unix::SignalKind::terminate()) {
+            Ok(mut stream) => {
+                stream.recv().await;
+            }
+            Err(e) => {
+                log::error!("cannot listen for SIGTERM: {e}");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    let which = futures_util::future::select(Box::pin(terminate), Box::pin(signal::ctrl_c())).await;
+    let name = match which {
+        futures_util::future::Either::Left(_) => "SIGTERM",
+        futures_util::future::Either::Right(_) => "SIGINT",
+    };
+    log::info!("{name}: shutting down; closing sockets with 1001");
+    server.pause().await;
+    let closing = registry.send(live::messages::GoingAway);
+    if actix_web::rt::time::timeout(SHUTDOWN_GRACE, closing)
+        .await
+        .is_err()
+    {
+        log::warn!("some sessions did not close their sockets in time");
+    }
+    server.stop(true).await;
 }

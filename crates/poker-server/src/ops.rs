@@ -12,23 +12,45 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// 200 when the database answers, else 503.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "Ready"), (status = 503, description = "The database does not answer")))]
+/// 200 when the database answers and takes writes (every live-write thread connected), else 503
+/// with the reason.
+#[utoipa::path(tag = "operations", responses((status = 200, description = "Ready"), (status = 503, description = "The database does not answer, or cannot take writes")))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store.clone();
     let backend = store.backend();
-    match web::block(move || store.ping()).await {
-        Ok(Ok(())) => HttpResponse::Ok().json(json!({"status": "ready", "database": backend})),
-        Ok(Err(e)) => {
-            log::warn!("not ready: {e}");
-            HttpResponse::ServiceUnavailable()
-                .json(json!({"status": "unavailable", "database": backend, "error": e.to_string()}))
-        }
-        Err(_) => HttpResponse::ServiceUnavailable().json(json!({"status": "shutting down"})),
+    let unavailable = |why: String| {
+        log::warn!("not ready: {why}");
+        HttpResponse::ServiceUnavailable()
+            .json(json!({"status": "unavailable", "database": backend, "error": why}))
+    };
+    if let Some(problem) = store.writer_problem() {
+        return unavailable(problem);
+    }
+    let ping =
+        actix_web::rt::time::timeout(store.write_deadline(), web::block(move || store.ping()));
+    match ping.await {
+        Ok(Ok(Ok(()))) => HttpResponse::Ok().json(json!({"status": "ready", "database": backend})),
+        Ok(Ok(Err(e))) => unavailable(e.to_string()),
+        Ok(Err(_)) => HttpResponse::ServiceUnavailable().json(json!({"status": "shutting down"})),
+        Err(_) => unavailable("the database did not answer in time".into()),
+    }
+}
+
+/// Metrics in Prometheus text format (README "Metrics" lists and explains each).
+#[utoipa::path(tag = "operations", responses((status = 200, content_type = "text/plain", description = "Prometheus text format, version 0.0.4")))]
+#[get("/metrics")]
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    match &state.metrics {
+        Some(handle) => HttpResponse::Ok()
+            .content_type("text/plain; version=0.0.4; charset=utf-8")
+            .body(handle.render()),
+        None => HttpResponse::ServiceUnavailable()
+            .content_type("text/plain; charset=utf-8")
+            .body("metrics are not available in this process\n"),
     }
 }
 
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(healthz).service(readyz);
+    cfg.service(healthz).service(readyz).service(metrics);
 }

@@ -13,6 +13,8 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("BIND", "bind"),
     ("DATABASE_URL", "database_url"),
     ("DATABASE_POOL_SIZE", "database_pool_size"),
+    ("DATABASE_TIMEOUT_SECS", "database_timeout_secs"),
+    ("SOCKET_BACKLOG_BYTES", "socket_backlog_bytes"),
     ("ADMIN_PASSWORD", "admin_password"),
     ("COOKIE_KEY", "cookie_key"),
     ("COOKIE_SECURE", "cookie_secure"),
@@ -30,6 +32,8 @@ pub struct Settings {
     pub bind: String,
     pub database_url: String,
     pub database_pool_size: u32,
+    pub database_timeout_secs: f64,
+    pub socket_backlog_bytes: usize,
     pub admin_password: String,
     pub cookie_key: String,
     pub cookie_secure: bool,
@@ -94,12 +98,19 @@ impl Settings {
         for (name, secs) in [
             ("client_timeout_secs", self.client_timeout_secs),
             ("ping_interval_secs", self.ping_interval_secs),
+            ("database_timeout_secs", self.database_timeout_secs),
         ] {
             if !(secs.is_finite() && secs > 0.0 && secs < 86_400.0) {
                 return Err(SettingsError(format!(
                     "{name} must be a number of seconds above 0, got {secs}"
                 )));
             }
+        }
+        if self.socket_backlog_bytes < 4096 {
+            return Err(SettingsError(format!(
+                "socket_backlog_bytes must be at least 4096, got {}",
+                self.socket_backlog_bytes
+            )));
         }
         if self.database_pool_size == 0 {
             return Err(SettingsError(
@@ -115,6 +126,10 @@ impl Settings {
 
     pub fn ping_interval(&self) -> Duration {
         Duration::from_secs_f64(self.ping_interval_secs)
+    }
+
+    pub fn database_timeout(&self) -> Duration {
+        Duration::from_secs_f64(self.database_timeout_secs)
     }
 }
 

@@ -11,6 +11,7 @@ use crate::api::parse_id;
 use crate::auth::identify;
 use crate::error::{blocking, ApiError};
 use crate::live::messages::SocketUser;
+use crate::live::outbox::{CountedBody, Outbox};
 use crate::live::participant::{Participant, MAX_FRAME_BYTES};
 use crate::AppState;
 
@@ -94,7 +95,10 @@ pub async fn connect(
     if !exists {
         return Err(ApiError::NotFound(format!("no session {session_id}")));
     }
+    let mut response = ws::handshake(&req)
+        .map_err(|e| ApiError::BadRequest(format!("expected a WebSocket upgrade: {e}")))?;
     let user = identity.user;
+    let outbox = Arc::new(Outbox::new(state.live.socket_backlog_bytes));
     let participant = Participant::new(
         session_id,
         SocketUser {
@@ -102,14 +106,15 @@ pub async fn connect(
             name: user.username,
             can_vote: user.can_vote,
             can_moderate: user.can_moderate,
+            token_hash: identity.token_hash,
         },
         state.registry.clone(),
         Arc::clone(&state.live),
+        outbox.clone(),
     );
-    ws::WsResponseBuilder::new(participant, &req, stream)
-        .frame_size(MAX_FRAME_BYTES)
-        .start()
-        .map_err(|e| ApiError::BadRequest(format!("expected a WebSocket upgrade: {e}")))
+    let codec = actix_http::ws::Codec::new().max_size(MAX_FRAME_BYTES);
+    let body = ws::WebsocketContext::with_codec(participant, stream, codec);
+    Ok(response.streaming(CountedBody::new(body, outbox)))
 }
 
 /// Registers the socket route (the trailing slash is trimmed by the app's `NormalizePath`).

@@ -9,6 +9,7 @@ use super::body::{parse, required, JsonBody};
 use super::views::{ErrorBody, LoginView, TokenView, UserView};
 use crate::auth::{issue_token, verify_password, Identity};
 use crate::error::{blocking, ApiError};
+use crate::live::messages::Changed;
 use crate::AppState;
 
 /// Credentials.
@@ -57,7 +58,8 @@ pub async fn login(state: web::Data<AppState>, body: JsonBody) -> Result<HttpRes
         }))
 }
 
-/// Ends the login that was used (the cookie's, or the bearer token).
+/// Ends the login that was used (the cookie's, or the bearer token, which is thereby revoked);
+/// sockets opened with it are closed with 4001.
 #[utoipa::path(
     tag = "auth",
     responses((status = 204, description = "Logged out"), (status = 401, body = ErrorBody)),
@@ -71,6 +73,13 @@ pub async fn logout(
     let store = state.store.clone();
     let hash = identity.token_hash.clone();
     blocking(move || Ok(store.delete_token(&hash)?)).await?;
+    state
+        .notify_all(Changed::LoginsEnded {
+            user_id: identity.user.id,
+            token_hash: Some(identity.token_hash),
+            why: "logged out",
+        })
+        .await;
     Ok(HttpResponse::NoContent()
         .cookie(state.cookies.removal_cookie())
         .finish())

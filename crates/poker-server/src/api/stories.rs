@@ -1,10 +1,10 @@
 //! Stories: in a session's order, edited, moved, reordered, and their votes.
 
 use actix_web::{delete, get, patch, post, put, web, HttpResponse};
-use poker_core::{fields, tally, Deck, Voter};
+use poker_core::{fields, Deck};
 use poker_db::{NewStory, Store, StoryPatch};
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::body::{nullable, parse, required, JsonBody};
@@ -345,29 +345,20 @@ pub async fn votes(
             None => None,
         };
         let rows = store.votes(id)?;
-        let voters: Vec<Voter> = rows
-            .iter()
-            .map(|v| Voter {
-                id: v.user_id,
-                name: v.username.clone(),
-            })
-            .collect();
-        let secret = session
-            .as_ref()
-            .is_some_and(|s| s.secret_votes && s.active_story_id == Some(id))
-            && user.can_vote
-            && !rows.iter().any(|v| v.user_id == user.id);
-        let deck = session.map(|s| s.deck).unwrap_or_default();
-        let votes = if secret {
-            json!({})
-        } else {
-            tally(
-                &deck,
-                voters.iter().zip(rows.iter().map(|v| v.choice.as_str())),
-            )
-            .to_json()
+        let visible = match &session {
+            Some(s) => poker_core::may_see_votes(
+                s.secret_votes,
+                s.active_story_id == Some(id),
+                user.can_vote,
+                rows.iter().any(|v| v.user_id == user.id),
+            ),
+            None => true,
         };
-        let voters = voters
+        let deck = session.map(|s| s.deck).unwrap_or_default();
+        let view = crate::live::frames::votes_view(&deck, &rows, visible);
+        let votes = view.votes.to_json();
+        let voters = view
+            .voters
             .into_iter()
             .map(|v| VoterView {
                 id: v.id,

@@ -11,7 +11,7 @@ use super::parse_id;
 use super::views::{ErrorBody, UserView};
 use crate::auth::{hash_password, Identity};
 use crate::error::{blocking, or_missing, ApiError};
-use crate::live::messages::{Changed, NotifyAll};
+use crate::live::messages::Changed;
 use crate::AppState;
 
 /// A user to create; the rights default to false.
@@ -25,7 +25,8 @@ pub struct CreateUserBody {
     is_admin: Option<bool>,
 }
 
-/// Changes to a user; absent fields stay as they are. A new password ends the user's logins.
+/// Changes to a user; absent fields stay as they are. A new password ends every login of the
+/// user (login cookies and bearer tokens; their sockets close with 4001).
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateUserBody {
     username: Option<String>,
@@ -145,6 +146,7 @@ pub async fn update(
     let username = body.username.as_deref().map(fields::username).transpose()?;
     let password = body.password.as_deref().map(fields::password).transpose()?;
     let (can_vote, can_moderate, is_admin) = (body.can_vote, body.can_moderate, body.is_admin);
+    let new_password = password.is_some();
     let store = state.store.clone();
     let user = blocking(move || {
         let password_hash = password.as_deref().map(hash_password).transpose()?;
@@ -160,10 +162,28 @@ pub async fn update(
             .map_err(or_missing("user", id))
     })
     .await?;
+    // Rights take effect at once: live sessions judge the user's next events by these.
+    state
+        .notify_all(Changed::User {
+            id: user.id,
+            name: user.username.clone(),
+            can_vote: user.can_vote,
+            can_moderate: user.can_moderate,
+        })
+        .await;
+    if new_password {
+        state
+            .notify_all(Changed::LoginsEnded {
+                user_id: user.id,
+                token_hash: None,
+                why: "the password was changed",
+            })
+            .await;
+    }
     Ok(HttpResponse::Ok().json(UserView::from(&user)))
 }
 
-/// Deletes a user with their votes and tokens; their open sockets are closed. The last
+/// Deletes a user with their votes and tokens; their open sockets are closed with 4001. The last
 /// administrator cannot be deleted (409).
 #[utoipa::path(
     tag = "users",
@@ -186,9 +206,13 @@ pub async fn delete(
     let touched = blocking(move || store.delete_user(id).map_err(or_missing("user", id))).await?;
     log::info!("user {id} deleted by {}", identity.user.username);
     // Their sockets close everywhere; only sessions whose active story lost a vote re-send it.
-    state.registry.do_send(NotifyAll {
-        change: Changed::UserRemoved(id),
-    });
+    state
+        .notify_all(Changed::LoginsEnded {
+            user_id: id,
+            token_hash: None,
+            why: "the user was deleted",
+        })
+        .await;
     for session_id in touched {
         state.notify(session_id, Changed::Reload);
     }

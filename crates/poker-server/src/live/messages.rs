@@ -5,20 +5,25 @@ use std::sync::Arc;
 use actix::prelude::*;
 use actix_web_actors::ws::CloseReason;
 use bytestring::ByteString;
-use poker_core::{ClientCommand, Permission};
+use poker_core::{ClientCommand, EventName, Permission, WireError};
 
+use super::outbox::Outbox;
 use super::session::PokerSession;
 
 /// Identifies one socket within the process.
 pub type ConnId = u64;
 
-/// The authenticated user behind a socket; rights come from here, never from the client.
+/// The authenticated user behind a socket; rights come from here, never from the client. The
+/// session keeps it current: an administrator's change replaces it (see [`Changed::User`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SocketUser {
     pub id: i64,
     pub name: String,
     pub can_vote: bool,
     pub can_moderate: bool,
+    /// The stored hash of the token (login cookie or bearer token) that opened the socket:
+    /// when that login ends, the socket is closed with 4001.
+    pub token_hash: String,
 }
 
 impl SocketUser {
@@ -30,11 +35,10 @@ impl SocketUser {
     }
 
     /// `["vote", "moderate"]`, as far as the user has them.
-    pub fn permissions(&self) -> Vec<&'static str> {
+    pub fn permissions(&self) -> Vec<Permission> {
         [Permission::Vote, Permission::Moderate]
             .into_iter()
             .filter(|p| self.has(*p))
-            .map(Permission::as_str)
             .collect()
     }
 }
@@ -47,14 +51,16 @@ pub enum ToSocket {
     Close(CloseReason),
 }
 
-/// To the registry: a socket wants into a session; answers with the session's actor.
+/// To the registry: a socket wants into a session; answers with the session's actor, or
+/// `None` when the server is shutting down.
 #[derive(Message)]
-#[rtype(result = "Addr<PokerSession>")]
+#[rtype(result = "Option<Addr<PokerSession>>")]
 pub struct Connect {
     pub session_id: i64,
     pub conn: ConnId,
     pub user: Arc<SocketUser>,
     pub socket: Recipient<ToSocket>,
+    pub outbox: Arc<Outbox>,
 }
 
 /// To a session: a socket joins (forwarded by the registry, which counts them).
@@ -64,6 +70,8 @@ pub struct Join {
     pub conn: ConnId,
     pub user: Arc<SocketUser>,
     pub socket: Recipient<ToSocket>,
+    /// What the socket has been handed and not yet sent; the session stops at its bound.
+    pub outbox: Arc<Outbox>,
 }
 
 /// To a session: a socket has closed.
@@ -80,12 +88,14 @@ pub struct Touch {
     pub conn: ConnId,
 }
 
-/// To a session: a parsed client event from a socket whose user has the right for it.
+/// To a session: a client event, with its data parsed or the reason it could not be. The
+/// session judges the user's right first (with the rights it keeps current), then the data.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Command {
     pub conn: ConnId,
-    pub command: ClientCommand,
+    pub event: EventName,
+    pub parsed: Result<ClientCommand, WireError>,
 }
 
 /// To the registry, from a session with no members: stop me if no join is on its way.
@@ -103,7 +113,7 @@ pub struct Idle {
 pub struct Stop;
 
 /// Something changed outside the socket protocol (a REST call) that members must hear about.
-#[derive(Message, Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Message, Debug, Clone, PartialEq, Eq)]
 #[rtype(result = "()")]
 pub enum Changed {
     /// The list of stories, their order, labels or points: send `stories_changed`.
@@ -112,9 +122,28 @@ pub enum Changed {
     Reload,
     /// The session was deleted: send `poker_session_ended` and close the sockets.
     Deleted,
-    /// A user was deleted: close their sockets.
-    UserRemoved(i64),
+    /// A user's name or rights changed: their sockets' next events are judged by these, and
+    /// `participants_changed` shows them.
+    User {
+        id: i64,
+        name: String,
+        can_vote: bool,
+        can_moderate: bool,
+    },
+    /// Logins ended (logout, new password, user deleted): close their sockets with 4001.
+    LoginsEnded {
+        user_id: i64,
+        /// One login (the token's hash), or `None` for every login of the user.
+        token_hash: Option<String>,
+        why: &'static str,
+    },
 }
+
+/// To the registry, then every session: the server is stopping; close every socket with 1001
+/// once the write in flight (if any) has committed. Answers when every session has.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct GoingAway;
 
 /// To the registry: pass a change on to every live session.
 #[derive(Message)]

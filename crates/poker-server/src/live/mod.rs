@@ -2,8 +2,11 @@
 //! [`session::PokerSession`] actor per poker session with people in it, and the
 //! [`registry::SessionRegistry`] that starts and stops session actors.
 
+pub mod frames;
 pub mod messages;
+pub mod outbox;
 pub mod participant;
+pub mod presence;
 pub mod registry;
 pub mod session;
 
@@ -18,6 +21,8 @@ pub struct LiveConfig {
     pub ping_interval: Duration,
     /// Where `poker_session_ended` sends everyone.
     pub end_redirect_url: String,
+    /// Unsent output a socket may have before it is closed with 1013.
+    pub socket_backlog_bytes: usize,
 }
 
 impl LiveConfig {

@@ -1,6 +1,6 @@
-//! `Participant`: one actor per WebSocket. It owns the socket: it parses frames into commands
-//! (checking the user's rights), enforces the size and rate limits, pings, and passes commands to
-//! its `PokerSession`, whose frames it writes back.
+//! `Participant`: one actor per WebSocket. It owns the socket: it parses frames into commands,
+//! enforces the size and rate limits, pings, and passes commands to its `PokerSession` (which
+//! judges them by the user's current rights), whose frames it writes back.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -13,9 +13,11 @@ use actix_web_actors::ws::{self, CloseCode, CloseReason};
 use poker_core::{ClientCommand, ErrorCode, EventName, WireError};
 
 use super::messages::*;
+use super::outbox::Outbox;
 use super::registry::SessionRegistry;
 use super::session::PokerSession;
 use super::LiveConfig;
+use crate::metrics;
 
 /// The largest frame (or message assembled from continuation frames) a client may send.
 pub const MAX_FRAME_BYTES: usize = 64 * 1024;
@@ -89,6 +91,8 @@ pub struct Participant {
     last_touch: Instant,
     /// A message arriving in continuation frames: its bytes so far, and whether it is text.
     partial: Option<(BytesMut, bool)>,
+    /// Shared with the session and the response body: the bound on unsent output.
+    outbox: Arc<Outbox>,
 }
 
 impl Participant {
@@ -97,6 +101,7 @@ impl Participant {
         user: SocketUser,
         registry: Addr<SessionRegistry>,
         config: Arc<LiveConfig>,
+        outbox: Arc<Outbox>,
     ) -> Self {
         Participant {
             conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed),
@@ -108,16 +113,19 @@ impl Participant {
             rate: RateLimit::new(),
             last_touch: Instant::now(),
             partial: None,
+            outbox,
         }
     }
 
-    fn refuse(&self, ctx: &mut ws::WebsocketContext<Self>, error: WireError) {
+    fn refuse(&self, ctx: &mut ws::WebsocketContext<Self>, event: &'static str, error: WireError) {
         log::info!(
             "session {}: refused a frame of user {} ({}): {error}",
             self.session_id,
             self.user.id,
             self.user.name
         );
+        metrics::event(event, error.code.as_str());
+        metrics::frame_out();
         ctx.text(error.to_frame());
     }
 
@@ -147,34 +155,27 @@ impl Participant {
     fn on_text(&mut self, text: &str, ctx: &mut ws::WebsocketContext<Self>) {
         let (event, data) = match EventName::parse_envelope(text) {
             Ok(parsed) => parsed,
-            Err(e) => return self.refuse(ctx, e),
+            Err(e) => return self.refuse(ctx, metrics::NO_EVENT, e),
         };
-        if let Some(permission) = event.permission() {
-            if !self.user.has(permission) {
-                let message = format!(
-                    "{} needs the right to {}",
-                    event.as_str(),
-                    permission.as_str()
-                );
-                return self.refuse(ctx, WireError::new(ErrorCode::Forbidden, message));
-            }
+        let parsed = event.parse_data(data);
+        if let Ok(ClientCommand::Heartbeat) = parsed {
+            metrics::event(event.as_str(), "ok");
+            return self.touch(true);
         }
-        match event.parse_data(data) {
-            Err(e) => self.refuse(ctx, e),
-            Ok(ClientCommand::Heartbeat) => self.touch(true),
-            Ok(command) => {
-                self.last_touch = Instant::now();
-                match &self.session {
-                    Some(session) => session.do_send(Command {
-                        conn: self.conn,
-                        command,
-                    }),
-                    None => self.refuse(
-                        ctx,
-                        WireError::new(ErrorCode::Unavailable, "not joined yet"),
-                    ),
-                }
-            }
+        // Rights are judged by the session, which keeps them current; it also judges them
+        // before the data, so the parse error travels with the event.
+        self.last_touch = Instant::now();
+        match &self.session {
+            Some(session) => session.do_send(Command {
+                conn: self.conn,
+                event,
+                parsed,
+            }),
+            None => self.refuse(
+                ctx,
+                event.as_str(),
+                WireError::new(ErrorCode::Unavailable, "not joined yet"),
+            ),
         }
     }
 
@@ -183,6 +184,7 @@ impl Participant {
         if !is_text {
             return self.refuse(
                 ctx,
+                metrics::NO_EVENT,
                 WireError::new(
                     ErrorCode::BadRequest,
                     "binary frames are not accepted; send JSON text",
@@ -193,6 +195,7 @@ impl Participant {
             Ok(text) => self.on_text(text, ctx),
             Err(_) => self.refuse(
                 ctx,
+                metrics::NO_EVENT,
                 WireError::new(ErrorCode::BadRequest, "text frames must be UTF-8"),
             ),
         }
@@ -211,6 +214,7 @@ impl Participant {
         let Some((buffer, _)) = self.partial.as_mut() else {
             return self.refuse(
                 ctx,
+                metrics::NO_EVENT,
                 WireError::new(
                     ErrorCode::BadRequest,
                     "continuation frame without a first frame",
@@ -234,25 +238,32 @@ impl Actor for Participant {
     type Context = ws::WebsocketContext<Self>;
 
     fn started(&mut self, ctx: &mut Self::Context) {
+        metrics::socket_opened();
         ctx.run_interval(self.config.ping_interval, |_, ctx| ctx.ping(b""));
         let connect = Connect {
             session_id: self.session_id,
             conn: self.conn,
             user: self.user.clone(),
             socket: ctx.address().recipient(),
+            outbox: self.outbox.clone(),
         };
         // Frames that arrive before the session answers wait until it has.
         self.registry
             .send(connect)
             .into_actor(self)
             .map(|result, act, ctx| match result {
-                Ok(session) => act.session = Some(session),
-                Err(_) => act.close(ctx, CloseCode::Error, "server shutting down"),
+                Ok(Some(session)) => act.session = Some(session),
+                Ok(None) | Err(_) => act.close(
+                    ctx,
+                    CloseCode::Away,
+                    "the server is shutting down; reconnect",
+                ),
             })
             .wait(ctx);
     }
 
     fn stopped(&mut self, _: &mut Self::Context) {
+        metrics::socket_closed();
         if let Some(session) = &self.session {
             session.do_send(Leave { conn: self.conn });
         }
@@ -264,6 +275,7 @@ impl Handler<ToSocket> for Participant {
 
     fn handle(&mut self, msg: ToSocket, ctx: &mut Self::Context) {
         match msg {
+            // Counted as sent by the session, which also bounds what a socket may have unsent.
             ToSocket::Frame(frame) => ctx.text(frame),
             ToSocket::Close(reason) => {
                 ctx.close(Some(reason));
@@ -294,12 +306,14 @@ impl StreamHandler<Result<ws::Message, ws::ProtocolError>> for Participant {
             }
             ws::Message::Nop => {}
             ws::Message::Text(_) | ws::Message::Binary(_) | ws::Message::Continuation(_) => {
+                metrics::frame_in();
                 match self.rate.check(Instant::now()) {
                     RateVerdict::Allow => {}
                     RateVerdict::Drop { warn } => {
                         if warn {
                             self.refuse(
                                 ctx,
+                                metrics::NO_EVENT,
                                 WireError::new(
                                     ErrorCode::RateLimited,
                                     "too many frames; slow down",

@@ -26,6 +26,8 @@ pub struct SessionRegistry {
     next_arbiter: usize,
     store: Store,
     config: Arc<LiveConfig>,
+    /// Set once the server is shutting down: no new joins.
+    closing: bool,
 }
 
 impl SessionRegistry {
@@ -40,6 +42,7 @@ impl SessionRegistry {
             next_arbiter: 0,
             store,
             config: Arc::new(config),
+            closing: false,
         }
     }
 }
@@ -52,6 +55,9 @@ impl Handler<Connect> for SessionRegistry {
     type Result = MessageResult<Connect>;
 
     fn handle(&mut self, msg: Connect, ctx: &mut Context<Self>) -> Self::Result {
+        if self.closing {
+            return MessageResult(None);
+        }
         let entry = self.sessions.entry(msg.session_id).or_insert_with(|| {
             let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
             self.next_arbiter = self.next_arbiter.wrapping_add(1);
@@ -72,8 +78,9 @@ impl Handler<Connect> for SessionRegistry {
             conn: msg.conn,
             user: msg.user,
             socket: msg.socket,
+            outbox: msg.outbox,
         });
-        MessageResult(entry.addr.clone())
+        MessageResult(Some(entry.addr.clone()))
     }
 }
 
@@ -104,12 +111,32 @@ impl Handler<Notify> for SessionRegistry {
     }
 }
 
+impl Handler<GoingAway> for SessionRegistry {
+    type Result = ResponseFuture<()>;
+
+    /// Refuses new joins, then asks every session to close its sockets with 1001 and answers
+    /// once all have (each after its write in flight, if any, was answered).
+    fn handle(&mut self, _: GoingAway, _: &mut Context<Self>) -> Self::Result {
+        self.closing = true;
+        let asked: Vec<_> = self
+            .sessions
+            .values()
+            .map(|entry| entry.addr.send(GoingAway))
+            .collect();
+        Box::pin(async move {
+            for answer in asked {
+                let _ = answer.await;
+            }
+        })
+    }
+}
+
 impl Handler<NotifyAll> for SessionRegistry {
     type Result = ();
 
     fn handle(&mut self, msg: NotifyAll, _: &mut Context<Self>) {
         for entry in self.sessions.values() {
-            entry.addr.do_send(msg.change);
+            entry.addr.do_send(msg.change.clone());
         }
     }
 }

@@ -1,0 +1,683 @@
+//! `PokerSession`: the one actor that owns a live poker session — its active story and votes,
+//! its members and their liveness. It handles one event at a time, database write included, so
+//! every member sees one order, and it saves a change before announcing it.
+//!
+//! This file holds the actor's state, its delivery to members and its dealings with storage
+//! (loading, saving, and reloading after a failure); `commands.rs` holds what each client event
+//! does; presence and frames live in `super::presence` and `super::frames`.
+//!
+//! Storage faults: when a write fails or its outcome is unknown (a timeout, a lost COMMIT), the
+//! state is put aside as *suspect* and reloaded from the database before the next command, so
+//! memory never disagrees with what is stored; members get the stored state if it differs. While
+//! the database is known to be down, commands are refused at once with `unavailable` instead of
+//! each waiting for a timeout.
+
+mod commands;
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use actix::prelude::*;
+use actix_web_actors::ws::{CloseCode, CloseReason};
+use bytestring::ByteString;
+use poker_core::{may_see_votes, Deck, ErrorCode, ServerEvent, WireError};
+use poker_db::{DbConnection, DbError, Store, Story, VoteRow};
+
+use super::frames;
+use super::messages::*;
+use super::presence::{Announce, Member, Presence};
+use super::registry::SessionRegistry;
+use super::LiveConfig;
+use crate::metrics;
+
+/// How often a session whose state is suspect tries to reload it.
+const RELOAD_EVERY: Duration = Duration::from_secs(1);
+
+/// Close code for a socket whose login ended (PROTOCOL.md "Close codes").
+pub const CLOSE_LOGIN_ENDED: u16 = 4001;
+
+/// The session as stored: what the actor knows between events.
+#[derive(Debug, Clone, PartialEq)]
+struct Loaded {
+    deck: Deck,
+    secret_votes: bool,
+    active: Option<Active>,
+    /// The session's stories in order (for `stories_changed` and comparing after a reload).
+    stories: Vec<Story>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Active {
+    story: Story,
+    /// In the order first cast; a changed vote keeps its place.
+    votes: Vec<VoteRow>,
+}
+
+/// The live actor of one poker session.
+pub struct PokerSession {
+    id: i64,
+    store: Store,
+    registry: Addr<SessionRegistry>,
+    config: Arc<LiveConfig>,
+    /// `None` until loaded, and while it must be reloaded.
+    state: Option<Loaded>,
+    /// What the state was before a failed or uncertain write, to compare with after reloading.
+    suspect: Option<Loaded>,
+    presence: Presence,
+    joins: u64,
+}
+
+/// Loads what the actor keeps of a session; `None` when the session no longer exists.
+fn load(store: &Store, id: i64) -> Result<Option<Loaded>, DbError> {
+    let Some(state) = store.live_state(id)? else {
+        return Ok(None);
+    };
+    let stories = store.stories(id)?;
+    Ok(Some(Loaded {
+        deck: state.session.deck,
+        secret_votes: state.session.secret_votes,
+        active: state.active.map(|(story, votes)| Active { story, votes }),
+        stories,
+    }))
+}
+
+/// What became of a reload.
+enum Reloaded {
+    Loaded(Loaded),
+    Gone,
+    Failed(String),
+}
+
+impl PokerSession {
+    pub fn new(
+        id: i64,
+        store: Store,
+        registry: Addr<SessionRegistry>,
+        config: Arc<LiveConfig>,
+    ) -> Self {
+        PokerSession {
+            id,
+            store,
+            registry,
+            config,
+            state: None,
+            suspect: None,
+            presence: Presence::default(),
+            joins: 0,
+        }
+    }
+
+    // ---- delivery ----
+
+    /// Hands a frame to one socket; a socket past its unsent-output bound is dropped from the
+    /// session instead (its connection then closes it with 1013).
+    fn send(&mut self, conn: ConnId, frame: ByteString, ctx: &mut Context<Self>) {
+        let Some(member) = self.presence.get(conn) else {
+            return;
+        };
+        if member.outbox.queued(frame.len()) {
+            member.socket.do_send(ToSocket::Frame(frame));
+            metrics::frame_out();
+        } else {
+            self.drop_not_reading(&[conn], ctx);
+        }
+    }
+
+    /// Hands a frame to several sockets (the same bytes to each).
+    fn send_to(&mut self, conns: &[ConnId], frame: &ByteString, ctx: &mut Context<Self>) {
+        let mut overflowed = Vec::new();
+        for conn in conns {
+            let Some(member) = self.presence.get(*conn) else {
+                continue;
+            };
+            if member.outbox.queued(frame.len()) {
+                member.socket.do_send(ToSocket::Frame(frame.clone()));
+                metrics::frame_out();
+            } else {
+                overflowed.push(*conn);
+            }
+        }
+        if !overflowed.is_empty() {
+            self.drop_not_reading(&overflowed, ctx);
+        }
+    }
+
+    fn broadcast(&mut self, event: &ServerEvent, ctx: &mut Context<Self>) {
+        let conns: Vec<ConnId> = self.presence.members().map(|(c, _)| c).collect();
+        self.send_to(&conns, &frames::encode(event), ctx);
+    }
+
+    fn drop_not_reading(&mut self, conns: &[ConnId], ctx: &mut Context<Self>) {
+        for conn in conns {
+            if let Some(member) = self.presence.get(*conn) {
+                log::warn!(
+                    "session {}: user {} ({}) does not read its socket ({} bytes unsent); \
+                     closing it with 1013",
+                    self.id,
+                    member.user.id,
+                    member.user.name,
+                    member.outbox.unsent()
+                );
+                metrics::slow_socket_closed();
+                // Reaches the socket only if its actor still runs; the connection sends the
+                // close frame in place of the backlog either way.
+                member.socket.do_send(ToSocket::Close(CloseReason {
+                    code: CloseCode::Again,
+                    description: Some("not reading: too much unsent output".into()),
+                }));
+            }
+        }
+        self.remove(conns, ctx);
+    }
+
+    fn refuse(&mut self, conn: ConnId, error: WireError, ctx: &mut Context<Self>) {
+        if let Some(member) = self.presence.get(conn) {
+            log::info!(
+                "session {}: refused an event of user {} ({}): {error}",
+                self.id,
+                member.user.id,
+                member.user.name
+            );
+        }
+        self.send(conn, frames::encode(&ServerEvent::Error(error)), ctx);
+    }
+
+    fn unavailable(&mut self, conn: ConnId, ctx: &mut Context<Self>) {
+        self.refuse(
+            conn,
+            WireError::new(
+                ErrorCode::Unavailable,
+                "the database is unavailable; the change was not saved, try again shortly",
+            ),
+            ctx,
+        );
+    }
+
+    /// Whether this user may see the active story's votes now.
+    fn sees_votes(&self, user: &SocketUser) -> bool {
+        let Some(state) = &self.state else {
+            return false;
+        };
+        let voted = state
+            .active
+            .as_ref()
+            .is_some_and(|a| a.votes.iter().any(|v| v.user_id == user.id));
+        // The active story is the one whose votes go out: "is active" holds by construction.
+        may_see_votes(state.secret_votes, true, user.can_vote, voted)
+    }
+
+    /// The `story_changed` frame of the active story, with or without the votes.
+    fn story_frame(&self, with_votes: bool) -> Option<ByteString> {
+        let state = self.state.as_ref()?;
+        let active = state.active.as_ref()?;
+        Some(frames::encode(&frames::story_changed(
+            &state.deck,
+            &active.story,
+            &active.votes,
+            with_votes,
+        )))
+    }
+
+    /// Sends `story_changed` to the given sockets, each under the secrecy rule; each of the two
+    /// variants is built at most once.
+    fn send_story(&mut self, conns: &[ConnId], ctx: &mut Context<Self>) {
+        let (mut seeing, mut blind) = (Vec::new(), Vec::new());
+        for conn in conns {
+            if let Some(member) = self.presence.get(*conn) {
+                if self.sees_votes(&member.user) {
+                    seeing.push(*conn);
+                } else {
+                    blind.push(*conn);
+                }
+            }
+        }
+        for (conns, with_votes) in [(seeing, true), (blind, false)] {
+            if conns.is_empty() {
+                continue;
+            }
+            if let Some(frame) = self.story_frame(with_votes) {
+                self.send_to(&conns, &frame, ctx);
+            }
+        }
+    }
+
+    /// Sends `story_changed` to everyone.
+    fn broadcast_story(&mut self, ctx: &mut Context<Self>) {
+        let conns: Vec<ConnId> = self.presence.members().map(|(c, _)| c).collect();
+        self.send_story(&conns, ctx);
+    }
+
+    fn broadcast_stories(&mut self, ctx: &mut Context<Self>) {
+        if let Some(state) = &self.state {
+            let event = frames::stories_changed(&state.stories);
+            self.broadcast(&event, ctx);
+        }
+    }
+
+    // ---- presence ----
+
+    /// Sends `participants_changed` to everyone now or, when one went out less than a window
+    /// ago, once at the end of the window for every change in between.
+    fn participants_changed(&mut self, ctx: &mut Context<Self>) {
+        match self.presence.announce(Instant::now()) {
+            Announce::Now => self.send_participants(ctx),
+            Announce::AlreadyDue => {}
+            Announce::After(wait) => {
+                ctx.run_later(wait, |act, ctx| act.send_participants(ctx));
+            }
+        }
+    }
+
+    fn send_participants(&mut self, ctx: &mut Context<Self>) {
+        self.presence.announced(Instant::now());
+        if !self.presence.is_empty() {
+            let event = frames::participants_changed(self.presence.users());
+            self.broadcast(&event, ctx);
+        }
+    }
+
+    /// Removes sockets; those whose user has no socket left make one `participants_changed`.
+    fn remove(&mut self, conns: &[ConnId], ctx: &mut Context<Self>) {
+        let (gone, someone_left) = self.presence.leave(conns);
+        for member in &gone {
+            log::info!(
+                "session {}: user {} ({}) left",
+                self.id,
+                member.user.id,
+                member.user.name
+            );
+        }
+        if someone_left {
+            self.participants_changed(ctx);
+        }
+        if !gone.is_empty() && self.presence.is_empty() {
+            self.registry.do_send(Idle {
+                session_id: self.id,
+                joins: self.joins,
+            });
+        }
+    }
+
+    /// Closes sockets with `code` and removes them.
+    fn close(&mut self, conns: &[ConnId], code: CloseCode, why: &str, ctx: &mut Context<Self>) {
+        for conn in conns {
+            if let Some(member) = self.presence.get(*conn) {
+                member.socket.do_send(ToSocket::Close(CloseReason {
+                    code,
+                    description: Some(why.to_string()),
+                }));
+            }
+        }
+        if !conns.is_empty() {
+            self.remove(conns, ctx);
+        }
+    }
+
+    /// Closes sockets that have been silent longer than the client timeout.
+    fn sweep(&mut self, ctx: &mut Context<Self>) {
+        let stale = self
+            .presence
+            .silent(self.config.client_timeout, Instant::now());
+        for conn in &stale {
+            if let Some(member) = self.presence.get(*conn) {
+                log::info!("session {}: user {} timed out", self.id, member.user.id);
+            }
+        }
+        self.close(
+            &stale,
+            CloseCode::Normal,
+            "client timeout: nothing received",
+            ctx,
+        );
+    }
+
+    /// A user's name or rights changed: every socket of theirs judges by the new ones, everyone
+    /// sees them in `participants_changed`, and their own view of the votes follows the rights.
+    fn user_changed(&mut self, user: SocketUser, ctx: &mut Context<Self>) {
+        let Some(old) = self.presence.update_user(&user) else {
+            return;
+        };
+        log::info!(
+            "session {}: user {} ({}) now has rights {:?}",
+            self.id,
+            user.id,
+            user.name,
+            user.permissions()
+        );
+        if old.name != user.name || old.permissions() != user.permissions() {
+            self.participants_changed(ctx);
+        }
+        if self.sees_votes(&old) != self.sees_votes(&user) {
+            let conns = self.presence.conns_where(|m| m.user.id == user.id);
+            self.send_story(&conns, ctx);
+        }
+    }
+
+    /// The session was deleted: everyone is sent away and disconnected.
+    fn end_deleted(&mut self, ctx: &mut Context<Self>) {
+        let event = frames::session_ended(&self.config.end_redirect_url);
+        self.broadcast(&event, ctx);
+        let conns: Vec<ConnId> = self.presence.members().map(|(c, _)| c).collect();
+        self.close(&conns, CloseCode::Normal, "the session was deleted", ctx);
+        self.state = None;
+    }
+
+    // ---- storage ----
+
+    /// Queues a write on the database writer, holding every other message back until it has
+    /// committed or failed (within the writer's deadline); `then` runs with the result and may
+    /// still refuse the event. A failure is reported to `conn` and makes the state suspect.
+    fn persist<T, W, F>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        conn: ConnId,
+        event: &'static str,
+        work: W,
+        then: F,
+    ) where
+        T: Send + 'static,
+        W: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut Self, T, &mut Context<Self>) -> Result<(), WireError> + 'static,
+    {
+        let started = Instant::now();
+        let deadline = self.store.write_deadline();
+        let write = actix_web::rt::time::timeout(deadline, self.store.write(work));
+        ctx.wait(write.into_actor(self).map(move |result, act, ctx| {
+            metrics::db_write(started.elapsed());
+            let result = result.unwrap_or_else(|_| {
+                Err(DbError::Unavailable(format!(
+                    "no answer from the database within {deadline:?}"
+                )))
+            });
+            match result {
+                Ok(value) => match then(act, value, ctx) {
+                    Ok(()) => metrics::event(event, "ok"),
+                    Err(refusal) => {
+                        metrics::event(event, refusal.code.as_str());
+                        act.refuse(conn, refusal, ctx);
+                    }
+                },
+                Err(e) => {
+                    log::error!("session {}: could not save {event}: {e}", act.id);
+                    metrics::event(event, ErrorCode::Unavailable.as_str());
+                    act.suspect_state();
+                    act.unavailable(conn, ctx);
+                }
+            }
+        }));
+    }
+
+    /// After a failed or uncertain write: forget the state until it is reloaded.
+    fn suspect_state(&mut self) {
+        if let Some(state) = self.state.take() {
+            self.suspect = Some(state);
+        }
+    }
+
+    /// Applies a reload. With `announce`, members hear about anything that differs from what
+    /// they were last sent (after a failure: the write that failed may have committed after all).
+    fn apply_reload(&mut self, reloaded: Reloaded, announce: bool, ctx: &mut Context<Self>) {
+        match reloaded {
+            Reloaded::Loaded(state) => {
+                let before = self.suspect.take().or_else(|| self.state.take());
+                let story_differs = before
+                    .as_ref()
+                    .is_none_or(|b| b.active != state.active || b.deck != state.deck);
+                let stories_differ = before.as_ref().is_some_and(|b| b.stories != state.stories);
+                self.state = Some(state);
+                if announce && before.is_some() {
+                    log::info!("session {}: state reloaded from the database", self.id);
+                    if story_differs {
+                        self.broadcast_story(ctx);
+                    }
+                    if stories_differ {
+                        self.broadcast_stories(ctx);
+                    }
+                }
+            }
+            Reloaded::Gone => {
+                log::warn!("session {}: no longer exists", self.id);
+                self.suspect = None;
+                self.end_deleted(ctx);
+            }
+            Reloaded::Failed(why) => {
+                log::warn!("session {}: cannot load: {why}", self.id);
+                self.suspect_state();
+            }
+        }
+    }
+
+    /// Reloads the state from the database, holding other messages back meanwhile (bounded by
+    /// the database deadline), then runs `then` with whether the state is loaded.
+    fn reload<F>(&mut self, ctx: &mut Context<Self>, announce: bool, then: F)
+    where
+        F: FnOnce(&mut Self, bool, &mut Context<Self>) + 'static,
+    {
+        let (store, id) = (self.store.clone(), self.id);
+        let deadline = self.store.write_deadline();
+        let work =
+            actix_web::rt::time::timeout(deadline, actix_web::web::block(move || load(&store, id)));
+        ctx.wait(work.into_actor(self).map(move |result, act, ctx| {
+            let reloaded = match result {
+                Ok(Ok(Ok(Some(state)))) => Reloaded::Loaded(state),
+                Ok(Ok(Ok(None))) => Reloaded::Gone,
+                Ok(Ok(Err(e))) => Reloaded::Failed(e.to_string()),
+                Ok(Err(_)) => Reloaded::Failed("the server is shutting down".into()),
+                Err(_) => Reloaded::Failed(format!("no answer within {deadline:?}")),
+            };
+            act.apply_reload(reloaded, announce, ctx);
+            let loaded = act.state.is_some();
+            then(act, loaded, ctx);
+        }));
+    }
+
+    /// Runs `then` once the state is loaded (reloading it first if it is suspect), or at once
+    /// with `false` when the database is known to be down.
+    fn with_state<F>(&mut self, ctx: &mut Context<Self>, then: F)
+    where
+        F: FnOnce(&mut Self, bool, &mut Context<Self>) + 'static,
+    {
+        if self.state.is_some() {
+            return then(self, true, ctx);
+        }
+        if let Some(problem) = self.store.writer_problem() {
+            log::debug!("session {}: not reloading yet: {problem}", self.id);
+            return then(self, false, ctx);
+        }
+        self.reload(ctx, true, then);
+    }
+
+    /// Something changed in storage behind the actor's back (a REST call): reload, then let
+    /// `then` tell members what they need to hear. If the database is down, the state stays
+    /// suspect and the periodic reload tells them once it is back.
+    fn refresh<F>(&mut self, ctx: &mut Context<Self>, then: F)
+    where
+        F: FnOnce(&mut Self, &mut Context<Self>) + 'static,
+    {
+        self.suspect_state();
+        if self.store.writer_problem().is_some() {
+            return;
+        }
+        self.reload(ctx, false, move |act, loaded, ctx| {
+            if loaded {
+                then(act, ctx);
+            }
+        });
+    }
+}
+
+impl Actor for PokerSession {
+    type Context = Context<Self>;
+
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        metrics::session_started();
+        // Members joining while the state loads wait in the mailbox.
+        self.reload(ctx, false, |_, _, _| {});
+        ctx.run_interval(self.config.sweep_interval(), |act, ctx| act.sweep(ctx));
+        // A suspect state is reloaded as soon as the database answers, and members get the
+        // stored state even if nobody sends anything.
+        ctx.run_interval(RELOAD_EVERY, |act, ctx| {
+            if act.state.is_none() && !act.presence.is_empty() {
+                act.with_state(ctx, |_, _, _| {});
+            }
+        });
+    }
+
+    fn stopped(&mut self, _: &mut Context<Self>) {
+        metrics::session_stopped();
+    }
+}
+
+impl Handler<Join> for PokerSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Join, ctx: &mut Context<Self>) {
+        self.joins += 1;
+        self.with_state(ctx, move |act, loaded, ctx| {
+            if !loaded {
+                let error = WireError::new(
+                    ErrorCode::Unavailable,
+                    "this session cannot be opened right now; try again shortly",
+                );
+                msg.socket
+                    .do_send(ToSocket::Frame(frames::encode(&ServerEvent::Error(error))));
+                msg.socket.do_send(ToSocket::Close(CloseReason {
+                    code: CloseCode::Error,
+                    description: Some("session unavailable".into()),
+                }));
+                if act.presence.is_empty() {
+                    act.registry.do_send(Idle {
+                        session_id: act.id,
+                        joins: act.joins,
+                    });
+                }
+                return;
+            }
+            log::info!(
+                "session {}: user {} ({}) joined",
+                act.id,
+                msg.user.id,
+                msg.user.name
+            );
+            let conn = msg.conn;
+            let first_socket = act.presence.join(
+                conn,
+                Member {
+                    user: msg.user,
+                    socket: msg.socket,
+                    outbox: msg.outbox,
+                    last_seen: Instant::now(),
+                },
+            );
+            act.send_story(&[conn], ctx);
+            if first_socket {
+                act.participants_changed(ctx);
+            } else {
+                let event = frames::participants_changed(act.presence.users());
+                act.send(conn, frames::encode(&event), ctx);
+            }
+        });
+    }
+}
+
+impl Handler<Leave> for PokerSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Leave, ctx: &mut Context<Self>) {
+        if self.presence.get(msg.conn).is_some() {
+            self.remove(&[msg.conn], ctx);
+        }
+    }
+}
+
+impl Handler<Touch> for PokerSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Touch, _: &mut Context<Self>) {
+        self.presence.touch(msg.conn, Instant::now());
+    }
+}
+
+impl Handler<Command> for PokerSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Command, ctx: &mut Context<Self>) {
+        self.presence.touch(msg.conn, Instant::now());
+        self.command(msg.conn, msg.event, msg.parsed, ctx);
+    }
+}
+
+impl Handler<Stop> for PokerSession {
+    type Result = ();
+
+    fn handle(&mut self, _: Stop, ctx: &mut Context<Self>) {
+        if self.presence.is_empty() {
+            ctx.stop();
+        }
+    }
+}
+
+impl Handler<GoingAway> for PokerSession {
+    type Result = ();
+
+    /// Runs after any write in flight has been answered (writes hold the mailbox back).
+    fn handle(&mut self, _: GoingAway, ctx: &mut Context<Self>) {
+        let conns: Vec<ConnId> = self.presence.members().map(|(c, _)| c).collect();
+        self.close(
+            &conns,
+            CloseCode::Away,
+            "the server is shutting down; reconnect",
+            ctx,
+        );
+    }
+}
+
+impl Handler<Changed> for PokerSession {
+    type Result = ();
+
+    fn handle(&mut self, change: Changed, ctx: &mut Context<Self>) {
+        match change {
+            Changed::Stories => self.refresh(ctx, |act, ctx| act.broadcast_stories(ctx)),
+            Changed::Reload => self.refresh(ctx, |act, ctx| act.broadcast_story(ctx)),
+            Changed::Deleted => self.end_deleted(ctx),
+            Changed::User {
+                id,
+                name,
+                can_vote,
+                can_moderate,
+            } => self.user_changed(
+                SocketUser {
+                    id,
+                    name,
+                    can_vote,
+                    can_moderate,
+                    token_hash: String::new(),
+                },
+                ctx,
+            ),
+            Changed::LoginsEnded {
+                user_id,
+                token_hash,
+                why,
+            } => {
+                let conns = self.presence.conns_where(|m| {
+                    m.user.id == user_id
+                        && token_hash.as_ref().is_none_or(|t| *t == m.user.token_hash)
+                });
+                if !conns.is_empty() {
+                    log::info!(
+                        "session {}: closing {} socket(s) of user {user_id}: {why}",
+                        self.id,
+                        conns.len()
+                    );
+                }
+                self.close(
+                    &conns,
+                    CloseCode::Other(CLOSE_LOGIN_ENDED),
+                    &format!("login ended: {why}"),
+                    ctx,
+                );
+            }
+        }
+    }
+}

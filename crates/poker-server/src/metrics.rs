@@ -1,0 +1,124 @@
+//! Prometheus metrics (PROTOCOL.md section 4), through the `metrics` facade: the actors record,
+//! `GET /metrics` renders. Every metric is described here, once; README's "Metrics" lists them.
+//!
+//! Recording without an installed recorder (unit tests) does nothing.
+
+use std::sync::OnceLock;
+use std::time::Duration;
+
+use metrics::{counter, describe_counter, describe_gauge, describe_histogram, gauge, histogram};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+
+/// The `event` label of a frame refused before its event name was known (malformed JSON, a
+/// binary frame, a flood).
+pub const NO_EVENT: &str = "none";
+
+const SOCKETS_OPEN: &str = "poker_sockets_open";
+const SESSIONS_LIVE: &str = "poker_sessions_live";
+const FRAMES_IN: &str = "poker_frames_in_total";
+const FRAMES_OUT: &str = "poker_frames_out_total";
+const EVENTS: &str = "poker_events_total";
+const DB_WRITE: &str = "poker_db_write_seconds";
+const SLOW_SOCKETS: &str = "poker_sockets_closed_not_reading_total";
+
+/// Installs the process's recorder (once; later calls return the same handle).
+pub fn install() -> Result<PrometheusHandle, String> {
+    static HANDLE: OnceLock<Result<PrometheusHandle, String>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let handle = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full(DB_WRITE.into()),
+                    &[
+                        0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5,
+                        5.0, 10.0,
+                    ],
+                )
+                .map_err(|e| e.to_string())?
+                .install_recorder()
+                .map_err(|e| e.to_string())?;
+            describe();
+            // Histograms are folded in by upkeep; without the exporter's own HTTP listener, it
+            // is ours to run.
+            let upkeep = handle.clone();
+            std::thread::Builder::new()
+                .name("poker-metrics".into())
+                .spawn(move || loop {
+                    std::thread::sleep(Duration::from_secs(5));
+                    upkeep.run_upkeep();
+                })
+                .map_err(|e| e.to_string())?;
+            Ok(handle)
+        })
+        .clone()
+}
+
+fn describe() {
+    describe_gauge!(SOCKETS_OPEN, "WebSockets open now.");
+    describe_gauge!(
+        SESSIONS_LIVE,
+        "Poker sessions with a live actor (someone connected) now."
+    );
+    describe_counter!(FRAMES_IN, "Data frames received from clients.");
+    describe_counter!(
+        FRAMES_OUT,
+        "Frames handed to sockets for clients (events and error frames)."
+    );
+    describe_counter!(
+        EVENTS,
+        "Client events by name (`none` when the frame named none) and outcome: `ok` or the \
+         error code sent back."
+    );
+    describe_histogram!(
+        DB_WRITE,
+        metrics::Unit::Seconds,
+        "Time from queueing a live write to its commit (or failure), per write."
+    );
+    describe_counter!(
+        SLOW_SOCKETS,
+        "Sockets closed with 1013 because their client did not read."
+    );
+    // Present from the start, at zero, so a scrape before any traffic shows every name.
+    gauge!(SOCKETS_OPEN).set(0.0);
+    gauge!(SESSIONS_LIVE).set(0.0);
+    counter!(FRAMES_IN).absolute(0);
+    counter!(FRAMES_OUT).absolute(0);
+    counter!(SLOW_SOCKETS).absolute(0);
+}
+
+pub fn socket_opened() {
+    gauge!(SOCKETS_OPEN).increment(1.0);
+}
+
+pub fn socket_closed() {
+    gauge!(SOCKETS_OPEN).decrement(1.0);
+}
+
+pub fn session_started() {
+    gauge!(SESSIONS_LIVE).increment(1.0);
+}
+
+pub fn session_stopped() {
+    gauge!(SESSIONS_LIVE).decrement(1.0);
+}
+
+pub fn frame_in() {
+    counter!(FRAMES_IN).increment(1);
+}
+
+pub fn frame_out() {
+    counter!(FRAMES_OUT).increment(1);
+}
+
+/// One client event and what became of it (`ok` or an error code).
+pub fn event(event: &'static str, outcome: &'static str) {
+    counter!(EVENTS, "event" => event, "outcome" => outcome).increment(1);
+}
+
+pub fn db_write(took: Duration) {
+    histogram!(DB_WRITE).record(took.as_secs_f64());
+}
+
+pub fn slow_socket_closed() {
+    counter!(SLOW_SOCKETS).increment(1);
+}
