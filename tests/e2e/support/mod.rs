@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod browser;
+pub mod proxy;
 
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -75,6 +76,11 @@ pub struct ServerOptions {
     pub client_timeout_secs: Option<&'static str>,
     pub ping_interval_secs: Option<&'static str>,
     pub session_end_redirect_url: Option<&'static str>,
+    pub database_timeout_secs: Option<&'static str>,
+    pub socket_backlog_bytes: Option<&'static str>,
+    /// PostgreSQL only: the server reaches its database at this address (a fault proxy's)
+    /// instead of the one in `TEST_DATABASE_URL`.
+    pub database_via: Option<std::net::SocketAddr>,
 }
 
 /// A name no other test (in this or another run) uses at the same time.
@@ -198,11 +204,27 @@ impl Server {
         server
     }
 
+    /// The database URL the server process gets (through the fault proxy, if any).
+    fn server_database_url(&self) -> String {
+        match self.options.database_via {
+            Some(via) if self.database_url.starts_with("postgres") => {
+                let mut url =
+                    reqwest::Url::parse(&self.database_url).expect("the database URL parses");
+                url.set_host(Some(&via.ip().to_string()))
+                    .expect("the proxy's host is valid");
+                url.set_port(Some(via.port()))
+                    .expect("the proxy's port is valid");
+                url.to_string()
+            }
+            _ => self.database_url.clone(),
+        }
+    }
+
     async fn spawn(&mut self) {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_planning-poker"));
         cmd.arg("serve")
             .current_dir(self._dir.path())
-            .env("DATABASE_URL", &self.database_url)
+            .env("DATABASE_URL", self.server_database_url())
             .env("BIND", "127.0.0.1:0")
             .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
             .env("RUST_LOG", "warn")
@@ -217,6 +239,8 @@ impl Server {
                 "SESSION_END_REDIRECT_URL",
                 self.options.session_end_redirect_url,
             ),
+            ("DATABASE_TIMEOUT_SECS", self.options.database_timeout_secs),
+            ("SOCKET_BACKLOG_BYTES", self.options.socket_backlog_bytes),
         ] {
             match value {
                 Some(value) => cmd.env(key, value),
@@ -272,6 +296,43 @@ impl Server {
         let mut child = self.child.take().expect("the server is running");
         child.kill().await.expect("kill the server");
         self.spawn().await;
+    }
+
+    /// Starts the server again after it exited (or was killed), on the same database.
+    pub async fn start_again(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill().await;
+        }
+        self.spawn().await;
+    }
+
+    /// Sends a signal (`TERM`, `INT`, `KILL`) to the server process.
+    pub fn signal(&self, signal: &str) {
+        let pid = self
+            .child
+            .as_ref()
+            .and_then(|c| c.id())
+            .expect("the server is running");
+        let status = std::process::Command::new("kill")
+            .arg(format!("-{signal}"))
+            .arg(pid.to_string())
+            .status()
+            .expect("run kill");
+        assert!(status.success(), "kill -{signal} {pid}");
+    }
+
+    /// Waits for the server process to exit, for at most `within`.
+    pub async fn wait_exit(&mut self, within: Duration) -> std::process::ExitStatus {
+        let child = self.child.as_mut().expect("the server was started");
+        tokio::time::timeout(within, child.wait())
+            .await
+            .unwrap_or_else(|_| panic!("the server did not exit within {within:?}"))
+            .expect("wait for the server")
+    }
+
+    /// The SQLite file of a SQLite server.
+    pub fn sqlite_path(&self) -> std::path::PathBuf {
+        self._dir.path().join("poker.db")
     }
 
     pub fn port(&self) -> u16 {
@@ -829,6 +890,35 @@ impl WsClient {
         })
     }
 
+    /// Connects over a socket whose receive buffer is only `recv_buffer` bytes, so that a test
+    /// that stops reading from it soon leaves the server with output it cannot send.
+    pub async fn connect_small_buffer(
+        request: Request,
+        name: &str,
+        recv_buffer: u32,
+    ) -> Result<WsClient, tungstenite::Error> {
+        let uri = request.uri().clone();
+        let host = uri.host().unwrap_or("127.0.0.1");
+        let port = uri.port_u16().unwrap_or(80);
+        let addr = tokio::net::lookup_host((host, port))
+            .await
+            .map_err(tungstenite::Error::Io)?
+            .next()
+            .ok_or_else(|| tungstenite::Error::Url(tungstenite::error::UrlError::NoHostName))?;
+        let socket = tokio::net::TcpSocket::new_v4().map_err(tungstenite::Error::Io)?;
+        socket
+            .set_recv_buffer_size(recv_buffer)
+            .map_err(tungstenite::Error::Io)?;
+        let stream = socket.connect(addr).await.map_err(tungstenite::Error::Io)?;
+        let (ws, _response) =
+            tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await?;
+        Ok(WsClient {
+            name: name.to_string(),
+            ws,
+            sent: std::collections::VecDeque::new(),
+        })
+    }
+
     /// Sends `{"event": NAME, "data": DATA}`.
     pub async fn send_event(&mut self, event: &str, data: Value) {
         self.send_text(json!({"event": event, "data": data}).to_string())
@@ -936,6 +1026,34 @@ impl WsClient {
     }
 
     /// The data of the next frame, which must be `event`.
+    /// The next message that is not a ping or pong (a close included), or `None` within
+    /// `within`.
+    pub async fn next_raw(&mut self, within: Duration) -> Option<Result<Message, String>> {
+        self.next_message(within).await
+    }
+
+    /// The next frame within `within`, or `None` if none came (a close or failure panics).
+    pub async fn frame_within(&mut self, within: Duration) -> Option<Value> {
+        match self.next_message(within).await {
+            None => None,
+            Some(Err(e)) => panic!("{}: the socket failed: {e}", self.name),
+            Some(Ok(message)) => Some(self.parse_frame(message)),
+        }
+    }
+
+    /// Waits for a frame of `event`, skipping others, for at most `within`.
+    pub async fn find_event(&mut self, event: &str, within: Duration) -> Value {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            match self.frame_within(left).await {
+                Some(frame) if frame["event"] == event => return frame["data"].clone(),
+                Some(_) => {}
+                None => panic!("{}: no {event} frame within {within:?}", self.name),
+            }
+        }
+    }
+
     pub async fn expect_event(&mut self, event: &str) -> Value {
         let frame = self.next_frame().await;
         assert_eq!(
