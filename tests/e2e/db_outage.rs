@@ -217,7 +217,11 @@ async fn assert_recovered(scene: &mut Scene, choice: &str) {
         }
     }
     assert_eq!(latest["votes"], shown["votes"], "both see one state");
-    let stored = stored_votes(&scene.server.http_with_token(&scene.moderator.token), scene.story_id).await;
+    let stored = stored_votes(
+        &scene.server.http_with_token(&scene.moderator.token),
+        scene.story_id,
+    )
+    .await;
     assert_eq!(
         shown["votes"], stored,
         "what the session shows is what is stored"
@@ -307,7 +311,11 @@ async fn a_database_that_refuses_connections_answers_503_and_recovers(backend: B
         None => proxy.set(Mode::Forward),
     }
     assert_recovered(&mut scene, "8").await;
-    let stored = stored_votes(&scene.server.http_with_token(&scene.moderator.token), scene.story_id).await;
+    let stored = stored_votes(
+        &scene.server.http_with_token(&scene.moderator.token),
+        scene.story_id,
+    )
+    .await;
     assert!(
         stored.get("3").is_none(),
         "the vote refused during the outage was not stored: {stored}"

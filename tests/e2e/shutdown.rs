@@ -140,7 +140,7 @@ impl NextOrClose for WsClient {
 }
 
 /// How many voters vote at once, and for how long, before the kill.
-const VOTERS: usize = 24;
+const VOTERS: usize = 30;
 const LOAD: Duration = Duration::from_millis(2500);
 
 /// The deck's options, voted round and round: consecutive votes of a voter always differ.
@@ -176,7 +176,7 @@ async fn sigkill_under_load_loses_no_vote_that_anyone_saw(backend: Backend) {
     }
 
     // Each voter votes in a closed loop (the next vote once the last one is announced to it),
-    // paced by the harness at 10 frames a second: about 240 votes a second in all. Each
+    // paced by the harness at 10 frames a second: up to 300 votes a second in all. Each
     // records what it sent and the last choice of its own that any story_changed showed it.
     let stop_at = Instant::now() + LOAD;
     let tasks: Vec<_> = voters

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use poker_bench::process::{raise_fd_limit, ServerProcess};
 use poker_bench::report::{self, mib, Row};
-use poker_bench::scenarios::{fanout, idle, join_storm, ramp};
+use poker_bench::scenarios::{fanout, idle, join_storm, ramp, slow_reader};
 use poker_bench::target::{Kind, Target};
 use serde_json::{json, Value};
 
@@ -62,6 +62,8 @@ enum Command {
     JoinStorm(StormArgs),
     /// Raise the vote rate until the whole-session p99 passes a bound.
     Ramp(RampArgs),
+    /// The fan-out, then again with a client per session that never reads: latency should hold.
+    SlowReader(SlowReaderArgs),
     /// Run the in-memory baseline server (used by the bench itself).
     #[command(hide = true)]
     BaselineServer {
@@ -80,6 +82,20 @@ struct FanoutArgs {
     interval_ms: u64,
     #[arg(long, default_value_t = 30)]
     duration_secs: u64,
+}
+
+#[derive(Args)]
+struct SlowReaderArgs {
+    #[arg(short, long, default_value_t = 20)]
+    sessions: usize,
+    #[arg(short, long, default_value_t = 10)]
+    participants: usize,
+    #[arg(long, default_value_t = 250)]
+    interval_ms: u64,
+    #[arg(long, default_value_t = 20)]
+    duration_secs: u64,
+    #[arg(long, default_value_t = 16_384)]
+    description_bytes: usize,
 }
 
 #[derive(Args)]
@@ -249,6 +265,17 @@ async fn run(cli: &Cli) -> Result<()> {
                 };
                 config = json!(c);
                 json!(ramp::run(target, &c).await?)
+            }
+            Command::SlowReader(a) => {
+                let c = slow_reader::Config {
+                    sessions: a.sessions,
+                    participants: a.participants,
+                    interval_ms: a.interval_ms,
+                    duration_secs: a.duration_secs,
+                    description_bytes: a.description_bytes,
+                };
+                config = json!(c);
+                json!(slow_reader::run(target, &c).await?)
             }
             Command::BaselineServer { .. } => unreachable!("handled in main"),
         };
@@ -420,6 +447,47 @@ fn table(command: &Command, b: Option<&Value>, s: Option<&Value>) -> Result<(Str
                 format!(
                     "ramp: {} sessions × {} participants, ×{} per {} s stage",
                     a.sessions, a.participants, a.factor, a.stage_secs
+                ),
+                rows,
+            )
+        }
+        Command::SlowReader(a) => {
+            let (b, s): (Option<slow_reader::Outcome>, Option<slow_reader::Outcome>) =
+                (parse(b)?, parse(s)?);
+            let mut rows = Vec::new();
+            for (label, pick) in [
+                (
+                    "all reading",
+                    (|o: &slow_reader::Outcome| o.steady.clone()) as fn(&_) -> _,
+                ),
+                ("one not reading per session", |o: &slow_reader::Outcome| {
+                    o.with_slow_readers.clone()
+                }),
+            ] {
+                let (bv, sv) = (b.as_ref().map(pick), s.as_ref().map(pick));
+                for row in report::voting_rows(bv.as_ref(), sv.as_ref()) {
+                    rows.push(Row::new(
+                        format!("{label}: {}", row.figure),
+                        row.baseline,
+                        row.server,
+                    ));
+                }
+            }
+            rows.push(Row::new(
+                "slow sockets closed with 1013",
+                b.as_ref().map(|o| o.closed_1013 as f64),
+                s.as_ref().map(|o| o.closed_1013 as f64),
+            ));
+            rows.push(Row::new(
+                "slow sockets still open at the end",
+                b.as_ref().map(|o| o.still_open as f64),
+                s.as_ref().map(|o| o.still_open as f64),
+            ));
+            (
+                format!(
+                    "slow-reader: {} sessions × {} participants, a vote per voter every {} ms for {} s, \
+                     twice: all reading, then one socket per session not reading ({} B stories)",
+                    a.sessions, a.participants, a.interval_ms, a.duration_secs, a.description_bytes
                 ),
                 rows,
             )

@@ -232,6 +232,22 @@ impl Target {
     /// `count` sessions with one story each and `members` in every one. On the real server,
     /// votes are made visible to everyone (`secret_votes: false`) so every member can see every
     /// vote arrive.
+    /// Gives a story a description of `bytes` bytes, so that every `story_changed` is that
+    /// large (the baseline has no descriptions: nothing to do there).
+    pub async fn describe_story(&self, story_id: i64, bytes: usize) -> Result<()> {
+        if self.kind == Kind::Baseline || bytes == 0 {
+            return Ok(());
+        }
+        let text = "x".repeat(bytes.saturating_sub(7));
+        self.admin(
+            reqwest::Method::PATCH,
+            &format!("/api/stories/{story_id}"),
+            Some(json!({ "description": format!("<p>{text}</p>") })),
+        )
+        .await?;
+        Ok(())
+    }
+
     pub async fn sessions(&self, count: usize, members: &[Member]) -> Result<Vec<SessionPlan>> {
         if self.kind == Kind::Baseline {
             return Ok((0..count)

@@ -141,6 +141,11 @@ impl Store {
             })
     }
 
+    /// How many writer threads were restarted (died) or replaced (stalled) since the start.
+    pub fn writer_restarts(&self) -> u64 {
+        self.writer.restarts()
+    }
+
     /// Answers when the database does, and can take writes: on SQLite, when the write lock
     /// can be had (another process may hold it).
     pub fn ping(&self) -> Result<(), DbError> {

@@ -104,6 +104,8 @@ struct Shared {
     epoch: Instant,
     /// Set once every handle is gone: threads and supervisor stop.
     closed: AtomicBool,
+    /// Threads the supervisor restarted (died) or replaced (stalled), in all.
+    restarts: AtomicU64,
 }
 
 impl Shared {
@@ -168,6 +170,7 @@ impl Writer {
                 .collect(),
             epoch: Instant::now(),
             closed: AtomicBool::new(false),
+            restarts: AtomicU64::new(0),
         });
         let mut threads = Vec::with_capacity(count);
         for index in 0..count {
@@ -186,6 +189,11 @@ impl Writer {
     /// outcome it cannot know (the reply to a COMMIT may be what was lost).
     pub fn deadline(&self) -> Duration {
         self.shared.stall_after()
+    }
+
+    /// How many writer threads the supervisor restarted or replaced since the start.
+    pub fn restarts(&self) -> u64 {
+        self.shared.restarts.load(Ordering::Acquire)
     }
 
     /// Each writer thread's state.
@@ -274,6 +282,7 @@ fn supervise(shared: Arc<Shared>, mut threads: Vec<JoinHandle<()>>) {
                 )
             };
             shared.set_state(index, SlotState::Down(why));
+            shared.restarts.fetch_add(1, Ordering::AcqRel);
             let generation = slot.generation.fetch_add(1, Ordering::AcqRel) + 1;
             slot.busy_since_ms.store(0, Ordering::Release);
             match spawn_worker(&shared, index, generation, None) {

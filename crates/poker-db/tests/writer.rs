@@ -119,9 +119,11 @@ fn a_writer_thread_that_dies_is_restarted_and_reported_down_meanwhile() {
         matches!(outcome, Err(DbError::Unavailable(_))),
         "the caller hears that the outcome is unknown: {outcome:?}"
     );
-    // The supervisor notices within its period and reports the slot while it restarts it;
-    // the restart itself is quick, so look for the report in the log of states instead of
-    // racing it: either it is still down now, or a write already succeeds.
+    // The supervisor notices within its period, reports the slot down while it restarts it,
+    // and the new thread takes writes.
+    eventually(Duration::from_secs(5), "the thread is restarted", || {
+        store.writer_restarts() == 1
+    });
     eventually(Duration::from_secs(5), "a write succeeds again", || {
         block_on(store.write(move |c| live::cast_vote(c, story, voter, "5"))).is_ok()
     });

@@ -30,7 +30,11 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let ping =
         actix_web::rt::time::timeout(store.write_deadline(), web::block(move || store.ping()));
     match ping.await {
-        Ok(Ok(Ok(()))) => HttpResponse::Ok().json(json!({"status": "ready", "database": backend})),
+        Ok(Ok(Ok(()))) => HttpResponse::Ok().json(json!({
+            "status": "ready",
+            "database": backend,
+            "writer_restarts": state.store.writer_restarts(),
+        })),
         Ok(Ok(Err(e))) => unavailable(e.to_string()),
         Ok(Err(_)) => HttpResponse::ServiceUnavailable().json(json!({"status": "shutting down"})),
         Err(_) => unavailable("the database did not answer in time".into()),

@@ -5,6 +5,7 @@ pub mod fanout;
 pub mod idle;
 pub mod join_storm;
 pub mod ramp;
+pub mod slow_reader;
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};

@@ -137,7 +137,10 @@ mod tests {
         assert!(!outbox.overflowed());
         assert!(!outbox.queued(1));
         let idle = Outbox::new(100);
-        assert!(idle.queued(5000), "one large frame to a socket with nothing unsent");
+        assert!(
+            idle.queued(5000),
+            "one large frame to a socket with nothing unsent"
+        );
         assert!(!idle.queued(1), "but nothing after it until it is sent");
         assert!(outbox.overflowed());
         outbox.sent(1000);
