@@ -208,6 +208,33 @@ impl EventName {
     }
 }
 
+impl ClientCommand {
+    /// The event this command was sent as.
+    pub fn event(&self) -> EventName {
+        match self {
+            ClientCommand::VoteSubmitted { .. } => EventName::VoteSubmitted,
+            ClientCommand::ResetRequested => EventName::ResetRequested,
+            ClientCommand::PointsSubmitted { .. } => EventName::PointsSubmitted,
+            ClientCommand::NextStoryRequested { .. } => EventName::NextStoryRequested,
+            ClientCommand::Heartbeat => EventName::Heartbeat,
+        }
+    }
+
+    /// The client frame `{"event": NAME, "data": {...}}` that parses back into this command
+    /// (for clients written in Rust, such as the benchmark, and for round-trip checks).
+    pub fn to_frame(&self) -> String {
+        let data = match self {
+            ClientCommand::VoteSubmitted { choice } => json!({ "choice": choice }),
+            ClientCommand::ResetRequested | ClientCommand::Heartbeat => json!({}),
+            ClientCommand::PointsSubmitted { story_points } => {
+                json!({ "story_points": story_points })
+            }
+            ClientCommand::NextStoryRequested { story_id } => json!({ "story_id": story_id }),
+        };
+        json!({"event": self.event().as_str(), "data": data}).to_string()
+    }
+}
+
 /// A frame from the server: `{"type": "send_json", "event": NAME, "data": {...}}`.
 pub fn server_frame(event: &str, data: Value) -> String {
     json!({"type": "send_json", "event": event, "data": data}).to_string()
@@ -275,6 +302,25 @@ mod tests {
         let (event, _) =
             EventName::parse_envelope(r#"{"event": "reset_requested", "data": {}}"#).unwrap();
         assert_eq!(event.permission(), Some(Permission::Moderate));
+    }
+
+    #[test]
+    fn commands_round_trip_through_their_frames() {
+        for command in [
+            ClientCommand::VoteSubmitted { choice: json!("3") },
+            ClientCommand::VoteSubmitted { choice: json!(0.5) },
+            ClientCommand::ResetRequested,
+            ClientCommand::PointsSubmitted {
+                story_points: json!(5),
+            },
+            ClientCommand::NextStoryRequested { story_id: Some(7) },
+            ClientCommand::NextStoryRequested { story_id: None },
+            ClientCommand::Heartbeat,
+        ] {
+            let (event, data) = EventName::parse_envelope(&command.to_frame()).unwrap();
+            assert_eq!(event, command.event());
+            assert_eq!(event.parse_data(data).unwrap(), command);
+        }
     }
 
     #[test]
