@@ -19,35 +19,35 @@ use crate::AppState;
 #[derive(Deserialize, ToSchema)]
 pub struct CreateStoryBody {
     /// 1–200 characters.
-    ticket_number: Option<String>,
+    pub(crate) ticket_number: Option<String>,
     /// 0–200 characters.
-    title: Option<String>,
+    pub(crate) title: Option<String>,
     /// HTML; sanitized on write.
-    description: Option<String>,
+    pub(crate) description: Option<String>,
 }
 
 /// Changes to a story; absent fields stay as they are, null clears `story_points` or unassigns
 /// the story from its session.
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateStoryBody {
-    ticket_number: Option<String>,
-    title: Option<String>,
-    description: Option<String>,
+    pub(crate) ticket_number: Option<String>,
+    pub(crate) title: Option<String>,
+    pub(crate) description: Option<String>,
     /// A point option of the session's deck (string or number), or null.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<Object>)]
-    story_points: Option<Option<Value>>,
+    pub(crate) story_points: Option<Option<Value>>,
     /// Another session (the story is appended there), or null.
     #[serde(default, deserialize_with = "nullable")]
     #[schema(value_type = Option<i64>)]
-    poker_session_id: Option<Option<i64>>,
+    pub(crate) poker_session_id: Option<Option<i64>>,
 }
 
 /// A new order of a session's stories.
 #[derive(Deserialize, ToSchema)]
 pub struct OrderBody {
     /// Exactly the session's story ids, in the new order.
-    story_ids: Option<Vec<i64>>,
+    pub(crate) story_ids: Option<Vec<i64>>,
 }
 
 /// Sanitizes story HTML: ordinary formatting stays, scripts, handlers and `javascript:` go.
