@@ -12,8 +12,11 @@ use poker_server::api::stories::sanitize_description;
 use poker_server::error::ApiError;
 use serde_json::{json, Value};
 
+/// A target's body: takes one input, panics when a property fails.
+pub type Target = fn(&[u8]);
+
 /// The targets by name (each a folder under `fuzz/corpus/`), with their bodies.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("frame", frame),
     ("rest_body", rest_body),
     ("import_csv", import_csv),
