@@ -25,6 +25,10 @@ pub enum DeckError {
     BadOption(String),
     #[error("deck option {0:?} appears twice")]
     Duplicate(String),
+    #[error(
+        "deck options {0:?} and {1:?} are the same number, so a vote could not tell them apart"
+    )]
+    SameNumber(String, String),
     #[error("a deck has at most 40 options")]
     TooMany,
     #[error("a deck is a preset name or an object {{\"points\": [...], \"others\": [...]}}")]
@@ -127,6 +131,17 @@ impl Deck {
             }
             if !seen.insert(option) {
                 return Err(DeckError::Duplicate(option.to_string()));
+            }
+        }
+        // A choice names an option by its text or by its number (`3` is `"3"`), so two options
+        // with the same number ("1" and "1.0", "1e400" and "inf") would be one card.
+        let numbers: Vec<(&str, f64)> = self
+            .options()
+            .filter_map(|o| o.parse::<f64>().ok().map(|n| (o, n)))
+            .collect();
+        for (i, (a, x)) in numbers.iter().enumerate() {
+            if let Some((b, _)) = numbers[..i].iter().find(|(_, y)| y == x) {
+                return Err(DeckError::SameNumber(b.to_string(), a.to_string()));
             }
         }
         Ok(self)
@@ -235,5 +250,19 @@ mod tests {
             deck.story_points(&json!(0.5)).unwrap().to_json(),
             json!(0.5)
         );
+    }
+
+    /// Found by the `deck` fuzz target: `"1e400"` and `"inf"` (both infinity) were two options
+    /// that every choice naming one of them resolved to the first.
+    #[test]
+    fn options_that_are_the_same_number_are_refused() {
+        for (a, b) in [("1", "1.0"), ("1e400", "inf"), ("0", "-0"), ("5", "05")] {
+            assert_eq!(
+                Deck::from_json(&json!({"points": [a, "2"], "others": [b]})),
+                Err(DeckError::SameNumber(a.into(), b.into()))
+            );
+        }
+        let deck = Deck::from_json(&json!({"points": ["NaN", "nan", "1"]})).unwrap();
+        assert_eq!(deck.choice(&json!("nan")).unwrap().as_str(), "nan");
     }
 }

@@ -5,7 +5,7 @@
 //! gives the typed [`ClientCommand`].
 
 use serde::{Serialize, Serializer};
-use serde_json::Value;
+use serde_json::{json, Value};
 
 use crate::events::ServerEvent;
 
@@ -220,6 +220,33 @@ impl EventName {
     }
 }
 
+impl ClientCommand {
+    /// The event this command was sent as.
+    pub fn event(&self) -> EventName {
+        match self {
+            ClientCommand::VoteSubmitted { .. } => EventName::VoteSubmitted,
+            ClientCommand::ResetRequested => EventName::ResetRequested,
+            ClientCommand::PointsSubmitted { .. } => EventName::PointsSubmitted,
+            ClientCommand::NextStoryRequested { .. } => EventName::NextStoryRequested,
+            ClientCommand::Heartbeat => EventName::Heartbeat,
+        }
+    }
+
+    /// The client frame `{"event": NAME, "data": {...}}` that parses back into this command
+    /// (for clients written in Rust, such as the benchmark, and for round-trip checks).
+    pub fn to_frame(&self) -> String {
+        let data = match self {
+            ClientCommand::VoteSubmitted { choice } => json!({ "choice": choice }),
+            ClientCommand::ResetRequested | ClientCommand::Heartbeat => json!({}),
+            ClientCommand::PointsSubmitted { story_points } => {
+                json!({ "story_points": story_points })
+            }
+            ClientCommand::NextStoryRequested { story_id } => json!({ "story_id": story_id }),
+        };
+        json!({"event": self.event().as_str(), "data": data}).to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -282,5 +309,24 @@ mod tests {
         let (event, _) =
             EventName::parse_envelope(r#"{"event": "reset_requested", "data": {}}"#).unwrap();
         assert_eq!(event.permission(), Some(Permission::Moderate));
+    }
+
+    #[test]
+    fn commands_round_trip_through_their_frames() {
+        for command in [
+            ClientCommand::VoteSubmitted { choice: json!("3") },
+            ClientCommand::VoteSubmitted { choice: json!(0.5) },
+            ClientCommand::ResetRequested,
+            ClientCommand::PointsSubmitted {
+                story_points: json!(5),
+            },
+            ClientCommand::NextStoryRequested { story_id: Some(7) },
+            ClientCommand::NextStoryRequested { story_id: None },
+            ClientCommand::Heartbeat,
+        ] {
+            let (event, data) = EventName::parse_envelope(&command.to_frame()).unwrap();
+            assert_eq!(event, command.event());
+            assert_eq!(event.parse_data(data).unwrap(), command);
+        }
     }
 }

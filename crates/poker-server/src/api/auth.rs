@@ -15,8 +15,8 @@ use crate::AppState;
 /// Credentials.
 #[derive(Deserialize, ToSchema)]
 pub struct LoginBody {
-    username: Option<String>,
-    password: Option<String>,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
 }
 
 /// Checks the password and sets the login cookie (signed, HttpOnly, SameSite=Lax).

@@ -6,6 +6,8 @@
 pub mod auth;
 pub mod body;
 pub mod docs;
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod sessions;
 pub mod stories;
 pub mod transfer;

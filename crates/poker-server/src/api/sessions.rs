@@ -20,24 +20,24 @@ use crate::AppState;
 #[derive(Deserialize, ToSchema)]
 pub struct CreateSessionBody {
     /// 1–200 characters.
-    name: Option<String>,
+    pub(crate) name: Option<String>,
     /// `YYYY-MM-DD`.
-    poker_date: Option<String>,
+    pub(crate) poker_date: Option<String>,
     /// A preset name (`default`, `fibonacci`, `tshirt`, `powers_of_two`) or
     /// `{"points": [...], "others": [...]}`; the original's deck when absent.
     #[schema(value_type = Option<Object>)]
-    deck: Option<Value>,
+    pub(crate) deck: Option<Value>,
 }
 
 /// Changes to a session; absent fields stay as they are.
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateSessionBody {
-    name: Option<String>,
-    poker_date: Option<String>,
+    pub(crate) name: Option<String>,
+    pub(crate) poker_date: Option<String>,
     #[schema(value_type = Option<Object>)]
-    deck: Option<Value>,
+    pub(crate) deck: Option<Value>,
     /// Whether voters see others' votes only after voting.
-    secret_votes: Option<bool>,
+    pub(crate) secret_votes: Option<bool>,
 }
 
 /// Filters of the session list.
@@ -47,12 +47,12 @@ pub struct ListQuery {
     open: Option<String>,
 }
 
-fn date(raw: &str) -> Result<NaiveDate, ApiError> {
+pub(crate) fn date(raw: &str) -> Result<NaiveDate, ApiError> {
     NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
         .map_err(|_| ApiError::invalid("poker_date", "must be a date as YYYY-MM-DD"))
 }
 
-fn deck(raw: &Value) -> Result<Deck, ApiError> {
+pub(crate) fn deck(raw: &Value) -> Result<Deck, ApiError> {
     Deck::from_json(raw).map_err(|e| ApiError::invalid("deck", e.to_string()))
 }
 

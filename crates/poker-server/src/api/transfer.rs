@@ -40,7 +40,7 @@ fn at_row(row: usize, e: ApiError) -> ApiError {
     }
 }
 
-fn from_csv(body: &[u8]) -> Result<Vec<NewStory>, ApiError> {
+pub(crate) fn from_csv(body: &[u8]) -> Result<Vec<NewStory>, ApiError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(false)
         .flexible(true)
@@ -79,7 +79,7 @@ fn from_csv(body: &[u8]) -> Result<Vec<NewStory>, ApiError> {
     Ok(stories)
 }
 
-fn from_json(body: &[u8]) -> Result<Vec<NewStory>, ApiError> {
+pub(crate) fn from_json(body: &[u8]) -> Result<Vec<NewStory>, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
     if !value.is_array() {

@@ -18,22 +18,22 @@ use crate::AppState;
 #[derive(Deserialize, ToSchema)]
 pub struct CreateUserBody {
     /// 1–150 characters, unique.
-    username: Option<String>,
-    password: Option<String>,
-    can_vote: Option<bool>,
-    can_moderate: Option<bool>,
-    is_admin: Option<bool>,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+    pub(crate) can_vote: Option<bool>,
+    pub(crate) can_moderate: Option<bool>,
+    pub(crate) is_admin: Option<bool>,
 }
 
 /// Changes to a user; absent fields stay as they are. A new password ends every login of the
 /// user (login cookies and bearer tokens; their sockets close with 4001).
 #[derive(Deserialize, ToSchema)]
 pub struct UpdateUserBody {
-    username: Option<String>,
-    password: Option<String>,
-    can_vote: Option<bool>,
-    can_moderate: Option<bool>,
-    is_admin: Option<bool>,
+    pub(crate) username: Option<String>,
+    pub(crate) password: Option<String>,
+    pub(crate) can_vote: Option<bool>,
+    pub(crate) can_moderate: Option<bool>,
+    pub(crate) is_admin: Option<bool>,
 }
 
 /// Every user.
