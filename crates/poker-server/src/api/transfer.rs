@@ -82,9 +82,17 @@ pub(crate) fn from_csv(body: &[u8]) -> Result<Vec<NewStory>, ApiError> {
 pub(crate) fn from_json(body: &[u8]) -> Result<Vec<NewStory>, ApiError> {
     let value: Value = serde_json::from_slice(body)
         .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))?;
-    if !value.is_array() {
+    let Some(items) = value.as_array() else {
         return Err(ApiError::BadRequest(
             "a JSON import is an array of stories".into(),
+        ));
+    };
+    // serde would also read a row given as an array, by position (found by the import_json
+    // fuzz target): a story is an object.
+    if let Some(row) = items.iter().position(|item| !item.is_object()) {
+        return Err(ApiError::invalid_field(
+            format!("[{row}]"),
+            "a story is an object with ticket_number, title and description",
         ));
     }
     let rows: Vec<ImportStory> = serde_path_to_error::deserialize(value)
@@ -229,4 +237,27 @@ pub async fn export(
             format!("attachment; filename=\"session-{session_id}.csv\""),
         ))
         .body(csv))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_json_row_must_be_an_object() {
+        for body in [r#"[["T-1", "title", "text"]]"#, r#"[[[[22]]]]"#, r#"[{"ticket_number": "A"}, 5]"#] {
+            match from_json(body.as_bytes()) {
+                Err(ApiError::Invalid { field, .. }) => {
+                    assert!(field == "[0]" || field == "[1]", "{body}: {field}")
+                }
+                other => panic!("{body}: {other:?}"),
+            }
+        }
+        assert_eq!(
+            from_json(br#"[{"ticket_number": "A-1"}]"#)
+                .expect("an object row")
+                .len(),
+            1
+        );
+    }
 }
