@@ -9,13 +9,16 @@ pub mod ops;
 pub mod pages;
 pub mod settings;
 pub mod setup;
+pub mod throttle;
 pub mod ws;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
 use poker_db::Store;
+use secrecy::ExposeSecret;
 use utoipa_actix_web::AppExt;
 
 use crate::auth::CookieSettings;
@@ -31,6 +34,8 @@ pub struct AppState {
     pub cookies: CookieSettings,
     pub registry: Addr<SessionRegistry>,
     pub live: Arc<LiveConfig>,
+    /// Failed logins per username and address.
+    pub login_throttle: throttle::LoginThrottle,
 }
 
 impl AppState {
@@ -58,12 +63,14 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// Opens (and migrates) the configured database.
+/// Opens (and migrates) the configured database. The error is redacted: drivers and URL
+/// checks may quote the URL, password included.
 pub fn open_store(settings: &Settings) -> Result<Store, StartError> {
-    Ok(Store::open(
-        &settings.database_url,
+    Store::open(
+        settings.database_url.expose_secret(),
         settings.database_pool_size,
-    )?)
+    )
+    .map_err(|e| StartError::Config(settings.redactor().redact(&e.to_string())))
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -86,7 +93,8 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         let settings = settings.clone();
         web::block(move || -> Result<Store, StartError> {
             let store = open_store(&settings)?;
-            setup::ensure_admin(&store, &settings.admin_password).map_err(StartError::Config)?;
+            setup::ensure_admin(&store, settings.admin_password.expose_secret())
+                .map_err(StartError::Config)?;
             Ok(store)
         })
         .await
@@ -97,7 +105,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         web::block(move || {
             CookieSettings::load(
                 &store,
-                &settings.cookie_key,
+                settings.cookie_key.expose_secret(),
                 settings.cookie_secure,
                 settings.login_days,
             )
@@ -119,6 +127,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         cookies,
         registry,
         live,
+        login_throttle: throttle::LoginThrottle::new(throttle::Rule::default()),
     });
 
     let server = HttpServer::new(move || {
@@ -152,6 +161,13 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
             let _ = tcp.set_nodelay(true);
         }
     })
+    // A client has this long to send a request's head (Slowloris: a head sent a byte at a time
+    // holds a connection); then it gets 408 and the connection closes. Bodies have their own
+    // bound (`api::body`). Explicit, though it is actix's default, because it is a defence.
+    .client_request_timeout(Duration::from_secs(5))
+    // After the answer to a closing connection, the client has this long to hang up before
+    // the server drops the socket itself.
+    .client_disconnect_timeout(Duration::from_secs(1))
     .bind(&settings.bind)
     .map_err(|source| StartError::Bind {
         addr: settings.bind.clone(),
