@@ -4,8 +4,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use poker_server::settings::Redactor;
 use poker_server::setup::{self, Rights};
 use poker_server::{open_store, Settings};
+use secrecy::ExposeSecret;
 
 /// A realtime planning-poker server (WebSocket + REST, SQLite or PostgreSQL).
 #[derive(Parser)]
@@ -59,7 +61,6 @@ fn main() -> ExitCode {
         eprintln!("warning: cannot raise the open-file limit: {e}");
     }
     let cli = Cli::parse();
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info")).init();
     let settings = match Settings::load(cli.config.as_deref()) {
         Ok(settings) => settings,
         Err(e) => {
@@ -67,6 +68,8 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let redactor = settings.redactor();
+    init_logging(redactor.clone());
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => actix_web::rt::System::new()
             .block_on(poker_server::serve(settings))
@@ -77,10 +80,28 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", redactor.redact(&e));
             ExitCode::FAILURE
         }
     }
+}
+
+/// env_logger with every line passed through the settings' redactor: a dependency's message
+/// (a driver quoting the database URL, say) must not put a password in the log.
+fn init_logging(redactor: Redactor) {
+    use std::io::Write;
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
+        .format(move |buf, record| {
+            let message = redactor.redact(&record.args().to_string());
+            writeln!(
+                buf,
+                "[{} {:<5} {}] {message}",
+                buf.timestamp(),
+                record.level(),
+                record.target()
+            )
+        })
+        .init();
 }
 
 fn create_user(settings: &Settings, args: CreateUser) -> Result<(), String> {
@@ -108,7 +129,7 @@ fn create_user(settings: &Settings, args: CreateUser) -> Result<(), String> {
 
 fn demo(settings: &Settings) -> Result<(), String> {
     let store = open_store(settings).map_err(|e| e.to_string())?;
-    setup::ensure_admin(&store, &settings.admin_password)?;
+    setup::ensure_admin(&store, settings.admin_password.expose_secret())?;
     let demo = setup::demo(&store)?;
     println!(
         "Demo session {} is ready, with four stories. Users:",

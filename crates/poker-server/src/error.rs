@@ -1,6 +1,6 @@
 //! REST errors: one type, mapped to one HTTP status and body shape in one place.
 
-use actix_web::http::StatusCode;
+use actix_web::http::{header, StatusCode};
 use actix_web::{HttpResponse, ResponseError};
 use poker_core::FieldError;
 use poker_db::DbError;
@@ -27,6 +27,19 @@ pub enum ApiError {
     Invalid { field: String, message: String },
     #[error("{0}")]
     Unavailable(String),
+    /// 429: too many failed attempts; the client may try again after `retry_after_secs`.
+    #[error("{message}")]
+    TooManyAttempts {
+        message: String,
+        retry_after_secs: u64,
+    },
+    /// 503 `unavailable` with `Retry-After: 1`: a bounded queue (password hashing) is full, so
+    /// the request is refused at once instead of waiting behind the flood.
+    #[error("{0}")]
+    Busy(String),
+    /// 408: the request body did not arrive in time.
+    #[error("{0}")]
+    RequestTimeout(String),
     #[error("{0}")]
     Internal(String),
 }
@@ -42,7 +55,9 @@ impl ApiError {
             ApiError::PayloadTooLarge(_) => "payload_too_large",
             ApiError::UnsupportedMediaType(_) => "unsupported_media_type",
             ApiError::Invalid { .. } => "invalid",
-            ApiError::Unavailable(_) => "unavailable",
+            ApiError::Unavailable(_) | ApiError::Busy(_) => "unavailable",
+            ApiError::TooManyAttempts { .. } => "too_many_attempts",
+            ApiError::RequestTimeout(_) => "request_timeout",
             ApiError::Internal(_) => "internal",
         }
     }
@@ -81,7 +96,9 @@ impl ResponseError for ApiError {
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
-            ApiError::Unavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::TooManyAttempts { .. } => StatusCode::TOO_MANY_REQUESTS,
+            ApiError::RequestTimeout(_) => StatusCode::REQUEST_TIMEOUT,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -92,7 +109,23 @@ impl ResponseError for ApiError {
             error["field"] = json!(field);
             error["message"] = json!(message);
         }
-        HttpResponse::build(self.status_code()).json(json!({ "error": error }))
+        let mut response = HttpResponse::build(self.status_code());
+        match self {
+            ApiError::TooManyAttempts {
+                retry_after_secs, ..
+            } => {
+                response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
+            }
+            ApiError::Busy(_) => {
+                response.insert_header((header::RETRY_AFTER, "1"));
+            }
+            // The body was not read to its end, so the connection cannot carry another request.
+            ApiError::RequestTimeout(_) => {
+                response.insert_header((header::CONNECTION, "close"));
+            }
+            _ => {}
+        }
+        response.json(json!({ "error": error }))
     }
 }
 

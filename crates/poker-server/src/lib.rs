@@ -10,13 +10,16 @@ pub mod ops;
 pub mod pages;
 pub mod settings;
 pub mod setup;
+pub mod throttle;
 pub mod ws;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use actix::prelude::*;
 use actix_web::{middleware, web, App, HttpResponse, HttpServer};
 use poker_db::Store;
+use secrecy::ExposeSecret;
 use utoipa_actix_web::AppExt;
 
 use crate::auth::CookieSettings;
@@ -34,6 +37,8 @@ pub struct AppState {
     pub live: Arc<LiveConfig>,
     /// Renders `/metrics`; `None` if the recorder could not be installed.
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
+    /// Failed logins per username and address.
+    pub login_throttle: throttle::LoginThrottle,
 }
 
 impl AppState {
@@ -75,13 +80,15 @@ pub enum StartError {
     Io(#[from] std::io::Error),
 }
 
-/// Opens (and migrates) the configured database.
+/// Opens (and migrates) the configured database. The error is redacted: drivers and URL
+/// checks may quote the URL, password included.
 pub fn open_store(settings: &Settings) -> Result<Store, StartError> {
-    Ok(Store::open(
-        &settings.database_url,
+    Store::open(
+        settings.database_url.expose_secret(),
         settings.database_pool_size,
         settings.database_timeout(),
-    )?)
+    )
+    .map_err(|e| StartError::Config(settings.redactor().redact(&e.to_string())))
 }
 
 async fn not_found() -> Result<HttpResponse, ApiError> {
@@ -106,7 +113,8 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         let settings = settings.clone();
         web::block(move || -> Result<Store, StartError> {
             let store = open_store(&settings)?;
-            setup::ensure_admin(&store, &settings.admin_password).map_err(StartError::Config)?;
+            setup::ensure_admin(&store, settings.admin_password.expose_secret())
+                .map_err(StartError::Config)?;
             Ok(store)
         })
         .await
@@ -117,7 +125,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         web::block(move || {
             CookieSettings::load(
                 &store,
-                &settings.cookie_key,
+                settings.cookie_key.expose_secret(),
                 settings.cookie_secure,
                 settings.login_days,
             )
@@ -145,6 +153,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         registry,
         live,
         metrics,
+        login_throttle: throttle::LoginThrottle::new(throttle::Rule::default()),
     });
 
     let server = HttpServer::new(move || {
@@ -185,6 +194,13 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
             let _ = socket2::SockRef::from(tcp).set_tcp_user_timeout(Some(UNACKED_OUTPUT_LIMIT));
         }
     })
+    // A client has this long to send a request's head (Slowloris: a head sent a byte at a time
+    // holds a connection); then it gets 408 and the connection closes. Bodies have their own
+    // bound (`api::body`). Explicit, though it is actix's default, because it is a defence.
+    .client_request_timeout(Duration::from_secs(5))
+    // After the answer to a closing connection, the client has this long to hang up before
+    // the server drops the socket itself.
+    .client_disconnect_timeout(Duration::from_secs(1))
     .bind(&settings.bind)
     .map_err(|source| StartError::Bind {
         addr: settings.bind.clone(),

@@ -1,9 +1,11 @@
 //! Layered configuration: the embedded `config/default.toml`, then an optional file, then
 //! environment variables (the upper-case name of each key).
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::time::Duration;
 
+use secrecy::{ExposeSecret, SecretString};
 use serde::Deserialize;
 
 const DEFAULTS: &str = include_str!("../../../config/default.toml");
@@ -24,25 +26,33 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("ALLOWED_ORIGINS", "allowed_origins"),
     ("SESSION_END_REDIRECT_URL", "session_end_redirect_url"),
     ("REDIS_URL", "redis_url"),
+    ("TRUSTED_PROXIES", "trusted_proxies"),
 ];
 
-/// Every setting of the server.
+/// Keys whose environment variable is a comma-separated list.
+const LIST_KEYS: &[&str] = &["allowed_origins", "trusted_proxies"];
+
+/// Every setting of the server. Secrets (and URLs, which may carry a password) are
+/// [`SecretString`]s: `Debug` prints them as redacted, and `expose_secret()` marks each place
+/// that needs the value.
 #[derive(Debug, Clone, Deserialize)]
 pub struct Settings {
     pub bind: String,
-    pub database_url: String,
+    pub database_url: SecretString,
     pub database_pool_size: u32,
     pub database_timeout_secs: f64,
     pub socket_backlog_bytes: usize,
-    pub admin_password: String,
-    pub cookie_key: String,
+    pub admin_password: SecretString,
+    pub cookie_key: SecretString,
     pub cookie_secure: bool,
     pub login_days: u32,
     pub client_timeout_secs: f64,
     pub ping_interval_secs: f64,
     pub allowed_origins: Vec<String>,
     pub session_end_redirect_url: String,
-    pub redis_url: String,
+    pub redis_url: SecretString,
+    /// Proxies whose `X-Forwarded-For` names the client (for counting failed logins).
+    pub trusted_proxies: Vec<IpAddr>,
 }
 
 /// Settings that cannot be loaded, with what to fix.
@@ -74,7 +84,7 @@ impl Settings {
         }
         for (var, key) in ENV_KEYS {
             let Some(value) = env(var) else { continue };
-            builder = if *key == "allowed_origins" {
+            builder = if LIST_KEYS.contains(key) {
                 let list: Vec<String> = value
                     .split(',')
                     .map(str::trim)
@@ -131,6 +141,86 @@ impl Settings {
     pub fn database_timeout(&self) -> Duration {
         Duration::from_secs_f64(self.database_timeout_secs)
     }
+
+    /// The secret values as they could appear in a message: the passwords, the cookie key, and
+    /// each URL's password (libpq and URL parsers may echo a URL in their errors).
+    fn secret_strings(&self) -> Vec<String> {
+        let mut secrets = vec![
+            self.admin_password.expose_secret().to_string(),
+            self.cookie_key.expose_secret().trim().to_string(),
+        ];
+        for url in [&self.database_url, &self.redis_url] {
+            if let Some(password) = url_password(url.expose_secret()) {
+                // As written, and percent-decoded as a driver would print it.
+                secrets.push(percent_decode(password));
+                secrets.push(password.to_string());
+            }
+        }
+        secrets.retain(|s| !s.is_empty());
+        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+        secrets.dedup();
+        secrets
+    }
+
+    /// A [`Redactor`] for every secret of these settings.
+    pub fn redactor(&self) -> Redactor {
+        Redactor(self.secret_strings())
+    }
+}
+
+fn percent_decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = bytes
+            .get(i + 1..i + 3)
+            .filter(|_| bytes[i] == b'%')
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match escaped {
+            Some(byte) => {
+                out.push(byte);
+                i += 3;
+            }
+            None => {
+                out.push(bytes[i]);
+                i += 1;
+            }
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// The password part of `scheme://user:password@host/...`, as written.
+fn url_password(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let userinfo = authority.rsplit_once('@')?.0;
+    userinfo.split_once(':').map(|(_, password)| password)
+}
+
+/// Replaces every secret of the settings in a text with `[redacted]`; for log lines and error
+/// messages that may quote a URL or a value.
+#[derive(Clone, Default)]
+pub struct Redactor(Vec<String>);
+
+impl std::fmt::Debug for Redactor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "Redactor({} secrets)", self.0.len())
+    }
+}
+
+impl Redactor {
+    pub fn redact(&self, text: &str) -> String {
+        let mut text = text.to_string();
+        for secret in &self.0 {
+            if text.contains(secret.as_str()) {
+                text = text.replace(secret.as_str(), "[redacted]");
+            }
+        }
+        text
+    }
 }
 
 #[cfg(test)]
@@ -141,7 +231,11 @@ mod tests {
     fn defaults_are_the_embedded_sqlite_on_loopback() {
         let s = Settings::load_with(None, |_| None).unwrap();
         assert_eq!(s.bind, "127.0.0.1:8000");
-        assert_eq!(s.database_url, "sqlite://data/planning-poker.db");
+        assert_eq!(
+            s.database_url.expose_secret(),
+            "sqlite://data/planning-poker.db"
+        );
+        assert!(s.trusted_proxies.is_empty());
         assert_eq!(s.client_timeout(), Duration::from_secs(60));
         assert_eq!(s.ping_interval(), Duration::from_secs(10));
         assert_eq!(s.session_end_redirect_url, "/");
@@ -186,5 +280,68 @@ mod tests {
         let env = |name: &str| (name == "PING_INTERVAL_SECS").then(|| "0".to_string());
         assert!(Settings::load_with(None, env).is_err());
         assert!(Settings::load_with(Some(Path::new("/nonexistent.toml")), |_| None).is_err());
+    }
+
+    fn with_secrets(name: &str) -> Option<String> {
+        let value = match name {
+            "ADMIN_PASSWORD" => "adm1n-Secret",
+            "COOKIE_KEY" => "Y29va2llLWtleS1zZWNyZXQ=",
+            "DATABASE_URL" => "postgres://poker:db%2Fpass-word@db.internal:5432/poker",
+            "REDIS_URL" => "redis://:redis-pass-7@cache:6379/",
+            "TRUSTED_PROXIES" => "10.0.0.1, ::1",
+            _ => return None,
+        };
+        Some(value.to_string())
+    }
+
+    #[test]
+    fn debug_output_shows_no_secret() {
+        let s = Settings::load_with(None, with_secrets).unwrap();
+        let debug = format!("{s:?}");
+        for secret in [
+            "adm1n-Secret",
+            "Y29va2llLWtleS1zZWNyZXQ=",
+            "db%2Fpass-word",
+            "db/pass-word",
+            "redis-pass-7",
+        ] {
+            assert!(!debug.contains(secret), "{secret} in {debug}");
+        }
+        assert!(debug.contains("database_pool_size"), "{debug}");
+        assert_eq!(
+            s.trusted_proxies,
+            [
+                "10.0.0.1".parse::<IpAddr>().unwrap(),
+                "::1".parse().unwrap()
+            ]
+        );
+    }
+
+    #[test]
+    fn the_redactor_hides_each_secret_and_url_password() {
+        let s = Settings::load_with(None, with_secrets).unwrap();
+        let r = s.redactor();
+        let message = "cannot connect to postgres://poker:db%2Fpass-word@db.internal:5432/poker \
+                       (password db/pass-word), admin adm1n-Secret, redis redis-pass-7";
+        let redacted = r.redact(message);
+        for secret in [
+            "db%2Fpass-word",
+            "db/pass-word",
+            "adm1n-Secret",
+            "redis-pass-7",
+        ] {
+            assert!(!redacted.contains(secret), "{redacted}");
+        }
+        assert!(redacted.contains("db.internal:5432"), "{redacted}");
+        assert!(!format!("{r:?}").contains("adm1n"));
+        // With no secrets set, nothing is replaced (not even the empty string).
+        let plain = Settings::load_with(None, |_| None).unwrap().redactor();
+        assert_eq!(plain.redact("postgres://a@b/c"), "postgres://a@b/c");
+    }
+
+    #[test]
+    fn a_trusted_proxy_that_is_not_an_address_is_refused() {
+        let env = |name: &str| (name == "TRUSTED_PROXIES").then(|| "10.0.0.0/8".to_string());
+        assert!(Settings::load_with(None, env).is_err());
     }
 }

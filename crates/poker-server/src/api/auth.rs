@@ -1,6 +1,8 @@
 //! Logging in and out, the current user, and bearer tokens.
 
-use actix_web::{get, post, web, HttpResponse};
+use std::time::Instant;
+
+use actix_web::{get, post, web, HttpRequest, HttpResponse};
 use poker_db::TokenKind;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -10,6 +12,7 @@ use super::views::{ErrorBody, LoginView, TokenView, UserView};
 use crate::auth::{issue_token, verify_password, Identity};
 use crate::error::{blocking, ApiError};
 use crate::live::messages::Changed;
+use crate::throttle::client_address;
 use crate::AppState;
 
 /// Credentials.
@@ -19,7 +22,9 @@ pub struct LoginBody {
     pub(crate) password: Option<String>,
 }
 
-/// Checks the password and sets the login cookie (signed, HttpOnly, SameSite=Lax).
+/// Checks the password and sets the login cookie (signed, HttpOnly, SameSite=Lax). Failed
+/// attempts are counted per username and per client address; past a threshold further attempts
+/// get 429 with `Retry-After` before any password is checked.
 #[utoipa::path(
     tag = "auth",
     request_body = LoginBody,
@@ -27,29 +32,64 @@ pub struct LoginBody {
         (status = 200, body = LoginView, description = "Logged in; the cookie is set"),
         (status = 401, body = ErrorBody, description = "Wrong username or password"),
         (status = 422, body = ErrorBody, description = "A field is missing or of the wrong type"),
+        (status = 429, body = ErrorBody, description = "Too many failed attempts for this username or from this address; see Retry-After"),
+        (status = 503, body = ErrorBody, description = "Too many logins at once; see Retry-After"),
     )
 )]
 #[post("/api/auth/login")]
-pub async fn login(state: web::Data<AppState>, body: JsonBody) -> Result<HttpResponse, ApiError> {
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: JsonBody,
+) -> Result<HttpResponse, ApiError> {
     let body: LoginBody = parse(body.into_inner())?;
     let username = required(body.username, "username")?;
     let password = required(body.password, "password")?;
+    let address = client_address(
+        req.peer_addr().map(|a| a.ip()),
+        req.headers()
+            .get_all("x-forwarded-for")
+            .filter_map(|v| v.to_str().ok()),
+        &state.settings.trusted_proxies,
+    );
+    let attempt = state
+        .login_throttle
+        .admit(&username, address, Instant::now())
+        .map_err(|refused| {
+            log::warn!(
+                "login refused for {}: too many failures for {}",
+                address.map_or_else(|| "an unknown address".into(), |a| a.to_string()),
+                refused.what
+            );
+            ApiError::TooManyAttempts {
+                message: format!(
+                    "too many failed logins for {}; try again in {} s",
+                    refused.what, refused.retry_after_secs
+                ),
+                retry_after_secs: refused.retry_after_secs,
+            }
+        })?;
     let store = state.store.clone();
     let days = state.cookies.login_days;
     let found = blocking(move || {
-        let Some(creds) = store.credentials(username.trim())? else {
-            return Ok(None);
-        };
-        if !verify_password(&creds.password_hash, &password) {
+        let creds = store.credentials(username.trim())?;
+        // An unknown username is checked against a dummy hash: the same argon2 work either way.
+        let hash = creds.as_ref().map(|c| c.password_hash.as_str());
+        if !verify_password(hash, &password)? {
             return Ok(None);
         }
+        let Some(creds) = creds else {
+            return Ok(None);
+        };
         let token = issue_token(&store, creds.user.id, TokenKind::Login, Some(days))?;
         Ok(Some((creds.user, token)))
     })
     .await?;
     let Some((user, token)) = found else {
+        attempt.failed(Instant::now());
         return Err(ApiError::Unauthorized("wrong username or password".into()));
     };
+    attempt.succeeded(Instant::now());
     log::info!("user {} ({}) logged in", user.id, user.username);
     Ok(HttpResponse::Ok()
         .cookie(state.cookies.login_cookie(&token))

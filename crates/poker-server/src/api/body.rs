@@ -1,7 +1,10 @@
 //! Request bodies: read with a size limit, parsed into typed structs whose failures name the
 //! field (422), with malformed JSON a 400 a person can read.
 
+use std::time::Duration;
+
 use actix_web::dev::Payload;
+use actix_web::rt::time::{timeout, Instant};
 use actix_web::web::{self, Bytes};
 use actix_web::{FromRequest, HttpRequest};
 use futures_util::future::LocalBoxFuture;
@@ -23,14 +26,45 @@ fn too_large(limit: usize) -> ApiError {
     ApiError::PayloadTooLarge(format!("the body is larger than {} KiB", limit / 1024))
 }
 
-/// Reads a body of at most `limit` bytes; a larger one is drained (up to a cap) and refused with 413.
-pub async fn read_limited<S>(mut payload: S, limit: usize) -> Result<Bytes, ApiError>
+/// How long a whole body may take to arrive. The head has its own bound (the server's
+/// `client_request_timeout`); without this one a client could hold a connection and a handler
+/// for ever by sending one byte of its body now and then (a slow-body Slowloris).
+pub const BODY_TIMEOUT: Duration = Duration::from_secs(10);
+
+fn too_slow() -> ApiError {
+    ApiError::RequestTimeout(format!(
+        "the body did not arrive within {} s",
+        BODY_TIMEOUT.as_secs()
+    ))
+}
+
+/// Reads a body of at most `limit` bytes within [`BODY_TIMEOUT`]; a larger one is drained (up
+/// to a cap) and refused with 413, a slower one is refused with 408.
+pub async fn read_limited<S>(payload: S, limit: usize) -> Result<Bytes, ApiError>
 where
     S: futures_util::Stream<Item = Result<Bytes, actix_web::error::PayloadError>> + Unpin,
 {
+    read_limited_within(payload, limit, BODY_TIMEOUT).await
+}
+
+async fn read_limited_within<S>(
+    mut payload: S,
+    limit: usize,
+    within: Duration,
+) -> Result<Bytes, ApiError>
+where
+    S: futures_util::Stream<Item = Result<Bytes, actix_web::error::PayloadError>> + Unpin,
+{
+    let deadline = Instant::now() + within;
     let mut body = web::BytesMut::new();
     let mut seen = 0usize;
-    while let Some(chunk) = payload.next().await {
+    while let Some(chunk) = timeout(
+        deadline.saturating_duration_since(Instant::now()),
+        payload.next(),
+    )
+    .await
+    .map_err(|_| too_slow())?
+    {
         let chunk = chunk.map_err(|e| match e {
             actix_web::error::PayloadError::Overflow => too_large(limit),
             other => ApiError::BadRequest(format!("cannot read the body: {other}")),
@@ -124,4 +158,52 @@ where
     D: Deserializer<'de>,
 {
     Option::<T>::deserialize(deserializer).map(Some)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use actix_web::error::PayloadError;
+
+    fn chunks(n: usize) -> impl futures_util::Stream<Item = Result<Bytes, PayloadError>> + Unpin {
+        futures_util::stream::iter((0..n).map(|_| Ok(Bytes::from_static(b"{}"))))
+    }
+
+    #[actix_web::test]
+    async fn a_body_within_the_limit_is_read_whole() {
+        let body = read_limited(chunks(3), 16).await.unwrap();
+        assert_eq!(&body[..], b"{}{}{}");
+    }
+
+    #[actix_web::test]
+    async fn an_oversized_body_is_413() {
+        let error = read_limited(chunks(20), 16).await.unwrap_err();
+        assert!(matches!(error, ApiError::PayloadTooLarge(_)), "{error:?}");
+    }
+
+    #[actix_web::test]
+    async fn a_body_that_trickles_past_the_deadline_is_408() {
+        let trickle = Box::pin(futures_util::stream::unfold(0, |n| async move {
+            actix_web::rt::time::sleep(Duration::from_millis(30)).await;
+            Some((Ok::<_, PayloadError>(Bytes::from_static(b"x")), n + 1))
+        }));
+        let started = std::time::Instant::now();
+        let error = read_limited_within(trickle, 1024, Duration::from_millis(200))
+            .await
+            .unwrap_err();
+        assert!(matches!(error, ApiError::RequestTimeout(_)), "{error:?}");
+        assert!(started.elapsed() < Duration::from_secs(1));
+    }
+
+    #[test]
+    fn deeply_nested_json_is_an_error_not_a_stack_overflow() {
+        for text in [
+            "[".repeat(100_000),
+            "{\"a\":".repeat(100_000),
+            format!("{}{}", "[".repeat(100_000), "]".repeat(100_000)),
+        ] {
+            let error = serde_json::from_slice::<Value>(text.as_bytes()).unwrap_err();
+            assert!(error.to_string().contains("recursion limit"), "{error}");
+        }
+    }
 }

@@ -245,7 +245,11 @@ mod tests {
 
     #[test]
     fn a_json_row_must_be_an_object() {
-        for body in [r#"[["T-1", "title", "text"]]"#, r#"[[[[22]]]]"#, r#"[{"ticket_number": "A"}, 5]"#] {
+        for body in [
+            r#"[["T-1", "title", "text"]]"#,
+            r#"[[[[22]]]]"#,
+            r#"[{"ticket_number": "A"}, 5]"#,
+        ] {
             match from_json(body.as_bytes()) {
                 Err(ApiError::Invalid { field, .. }) => {
                     assert!(field == "[0]" || field == "[1]", "{body}: {field}")
