@@ -19,13 +19,41 @@ pub enum DbConnection {
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations/postgres");
 
-/// A parsed `DATABASE_URL`: the scheme picks the backend.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A parsed `DATABASE_URL`: the scheme picks the backend. Its `Debug` hides a password.
+#[derive(Clone, PartialEq, Eq)]
 pub enum DatabaseUrl {
     /// A SQLite file: `sqlite://relative/path.db` or `sqlite:///absolute/path.db`.
     Sqlite(PathBuf),
     /// A PostgreSQL URL, passed to libpq as given.
     Postgres(String),
+}
+
+impl std::fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DatabaseUrl::Sqlite(path) => f.debug_tuple("Sqlite").field(path).finish(),
+            DatabaseUrl::Postgres(url) => f
+                .debug_tuple("Postgres")
+                .field(&without_password(url))
+                .finish(),
+        }
+    }
+}
+
+/// `scheme://user:password@host/db` with the password replaced by `***`.
+fn without_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(end);
+    match authority.rsplit_once('@') {
+        Some((userinfo, host)) => match userinfo.split_once(':') {
+            Some((user, _)) => format!("{scheme}://{user}:***@{host}{tail}"),
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
 }
 
 impl DatabaseUrl {
@@ -249,6 +277,12 @@ mod tests {
             "postgres"
         );
         assert!(DatabaseUrl::parse("mysql://x").is_err());
+        let secret = DatabaseUrl::parse("postgres://poker:s3cret@db:5432/poker").unwrap();
+        let shown = format!("{secret:?}");
+        assert!(
+            !shown.contains("s3cret") && shown.contains("poker:***@db:5432/poker"),
+            "{shown}"
+        );
         assert!(DatabaseUrl::parse("sqlite://").is_err());
     }
 }
