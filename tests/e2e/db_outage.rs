@@ -11,7 +11,8 @@ use serde_json::{json, Value};
 
 use crate::support::proxy::{FaultProxy, Mode};
 use crate::support::{
-    handshake_status, with_bearer, Backend, Http, Rights, Server, ServerOptions, TestUser, WsClient,
+    handshake_status, start_story, with_bearer, Backend, Http, Rights, Server, ServerOptions,
+    TestUser, WsClient,
 };
 
 /// Short, so that outages are noticed and tests stay quick.
@@ -118,12 +119,7 @@ async fn scene(server: Server) -> Scene {
     let mut clients = server
         .join_all(session.id, &[&moderator, &voter], None)
         .await;
-    clients[0]
-        .send_event("next_story_requested", json!({ "story_id": story_id }))
-        .await;
-    for client in clients.iter_mut() {
-        client.expect_event("story_changed").await;
-    }
+    start_story(&mut clients, 0, story_id).await;
     let voter_ws = clients.pop().expect("the voter's socket");
     let moderator_ws = clients.pop().expect("the moderator's socket");
     let admin = server.admin().await;

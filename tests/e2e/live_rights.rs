@@ -7,7 +7,8 @@ use serde_json::{json, Value};
 
 use crate::support::admin::AdminHttp;
 use crate::support::{
-    assert_participants, with_cookie, Backend, Http, Rights, Server, TestUser, WsClient,
+    assert_participants, start_story, with_cookie, Backend, Http, Rights, Server, TestUser,
+    WsClient,
 };
 
 both_backends!(
@@ -39,15 +40,7 @@ async fn patch_user(admin: &Http, user: &TestUser, body: Value) {
 async fn connected(server: &Server, users: &[&TestUser]) -> (i64, Vec<WsClient>) {
     let session = server.create_session("Rights", &[("R-1", "one")]).await;
     let mut clients = server.join_all(session.id, users, None).await;
-    clients[0]
-        .send_event(
-            "next_story_requested",
-            json!({"story_id": session.stories[0].id}),
-        )
-        .await;
-    for client in clients.iter_mut() {
-        client.expect_event("story_changed").await;
-    }
+    start_story(&mut clients, 0, session.stories[0].id).await;
     (session.id, clients)
 }
 

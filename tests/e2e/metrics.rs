@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use serde_json::json;
 
-use crate::support::{Backend, Rights, Server};
+use crate::support::{start_story, Backend, Rights, Server};
 
 both_backends!(metrics_move_during_a_session_and_pass_promtool);
 
@@ -104,15 +104,7 @@ async fn metrics_move_during_a_session_and_pass_promtool(backend: Backend) {
     let mut clients = server
         .join_all(session.id, &[&moderator, &voter], None)
         .await;
-    clients[0]
-        .send_event(
-            "next_story_requested",
-            json!({"story_id": session.stories[0].id}),
-        )
-        .await;
-    for client in clients.iter_mut() {
-        client.expect_event("story_changed").await;
-    }
+    start_story(&mut clients, 0, session.stories[0].id).await;
     clients[1]
         .send_event("vote_submitted", json!({"choice": "5"}))
         .await;

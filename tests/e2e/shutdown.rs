@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
 
-use crate::support::{Backend, Rights, Server, TestUser, WsClient};
+use crate::support::{start_story, Backend, Rights, Server, TestUser, WsClient};
 
 both_backends!(
     sigterm_closes_every_socket_with_1001_and_the_next_process_has_the_same_state,
@@ -31,15 +31,7 @@ async fn stop_gracefully(signal: &str, backend: Backend) {
     let mut users: Vec<&TestUser> = vec![&moderator];
     users.extend(voters.iter());
     let mut clients = server.join_all(session.id, &users, None).await;
-    clients[0]
-        .send_event(
-            "next_story_requested",
-            json!({"story_id": session.stories[1].id}),
-        )
-        .await;
-    for client in clients.iter_mut() {
-        client.expect_event("story_changed").await;
-    }
+    start_story(&mut clients, 0, session.stories[1].id).await;
     for (i, choice) in [(1, "3"), (2, "5")] {
         clients[i]
             .send_event("vote_submitted", json!({ "choice": choice }))

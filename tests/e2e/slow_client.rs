@@ -6,7 +6,9 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{with_bearer, Backend, Rights, Server, ServerOptions, TestUser, WsClient};
+use crate::support::{
+    start_story, with_bearer, Backend, Rights, Server, ServerOptions, TestUser, WsClient,
+};
 
 both_backends!(a_client_that_stops_reading_is_closed_with_1013_and_the_others_go_on);
 
@@ -50,15 +52,7 @@ async fn a_client_that_stops_reading_is_closed_with_1013_and_the_others_go_on(ba
     let mut users: Vec<&TestUser> = vec![&moderator];
     users.extend(voters.iter());
     let mut clients = server.join_all(session.id, &users, None).await;
-    clients[0]
-        .send_event(
-            "next_story_requested",
-            json!({"story_id": session.stories[0].id}),
-        )
-        .await;
-    for client in clients.iter_mut() {
-        client.expect_event("story_changed").await;
-    }
+    start_story(&mut clients, 0, session.stories[0].id).await;
 
     // The slow client joins, reads its first frames, then never reads again.
     let mut slow = WsClient::connect_small_buffer(

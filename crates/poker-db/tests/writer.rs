@@ -21,35 +21,13 @@ fn user(store: &Store, name: &str) -> i64 {
 #[test]
 fn one_failing_write_does_not_undo_the_others_in_its_batch() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let store = Store::open(
-        &format!("sqlite://{}/writer.db", dir.path().display()),
-        2,
-        std::time::Duration::from_secs(5),
-    )
-    .expect("open the store");
-    let session = store
-        .create_session(&NewSession {
-            name: "s".into(),
-            poker_date: chrono::NaiveDate::MIN,
-            deck: Deck::default(),
-        })
-        .expect("create a session");
-    let story = store
-        .create_story(
-            session.id,
-            &NewStory {
-                ticket_number: "T-1".into(),
-                title: String::new(),
-                description: String::new(),
-            },
-        )
-        .expect("create a story");
+    let (store, story, _) = store_with_story(dir.path(), Duration::from_secs(5));
     let voters: Vec<i64> = (0..40).map(|i| user(&store, &format!("v{i}"))).collect();
 
     // Queue everything before waiting for anything, so the writer takes them in batches.
     let mut pending = Vec::new();
     for (i, &voter) in voters.iter().enumerate() {
-        let story_id = if i == 20 { 999_999 } else { story.id };
+        let story_id = if i == 20 { 999_999 } else { story };
         pending.push((
             i,
             store.write(move |c| live::cast_vote(c, story_id, voter, "3")),
@@ -67,7 +45,7 @@ fn one_failing_write_does_not_undo_the_others_in_its_batch() {
         }
     }
     assert_eq!(
-        store.votes(story.id).expect("read votes").len(),
+        store.votes(story).expect("read votes").len(),
         39,
         "all but the failing vote are stored"
     );

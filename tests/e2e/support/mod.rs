@@ -639,6 +639,17 @@ pub struct TestStory {
 
 /// Checks a `participants_changed` data object against the users present: sorted by name,
 /// each once, with id, name and permissions.
+/// Makes `story_id` the active story: the client at `moderator` asks, and every client gets
+/// the `story_changed`.
+pub async fn start_story(clients: &mut [WsClient], moderator: usize, story_id: i64) {
+    clients[moderator]
+        .send_event("next_story_requested", json!({ "story_id": story_id }))
+        .await;
+    for client in clients.iter_mut() {
+        client.expect_event("story_changed").await;
+    }
+}
+
 pub fn assert_participants(data: &Value, present: &[&TestUser]) {
     let got: Vec<Value> = data["participants"]
         .as_array()
