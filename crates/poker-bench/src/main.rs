@@ -86,15 +86,17 @@ struct FanoutArgs {
 
 #[derive(Args)]
 struct SlowReaderArgs {
-    #[arg(short, long, default_value_t = 20)]
+    #[arg(short, long, default_value_t = 10)]
     sessions: usize,
     #[arg(short, long, default_value_t = 10)]
     participants: usize,
-    #[arg(long, default_value_t = 250)]
+    #[arg(long, default_value_t = 1000)]
     interval_ms: u64,
-    #[arg(long, default_value_t = 20)]
+    #[arg(long, default_value_t = 30)]
     duration_secs: u64,
-    #[arg(long, default_value_t = 16_384)]
+    /// Large enough that a client that does not read falls past the kernel's socket buffers
+    /// (several MiB on loopback) and the server's bound within the run.
+    #[arg(long, default_value_t = 32_768)]
     description_bytes: usize,
 }
 

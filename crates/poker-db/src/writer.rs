@@ -263,9 +263,9 @@ fn spawn_worker(
 fn supervise(shared: Arc<Shared>, mut threads: Vec<JoinHandle<()>>) {
     while !shared.closed.load(Ordering::Acquire) {
         thread::sleep(SUPERVISE_EVERY);
-        for index in 0..threads.len() {
+        for (index, thread) in threads.iter_mut().enumerate() {
             let slot = &shared.slots[index];
-            let died = threads[index].is_finished();
+            let died = thread.is_finished();
             let busy_since = slot.busy_since_ms.load(Ordering::Acquire);
             let stalled = busy_since != 0
                 && Duration::from_millis(shared.now_ms().saturating_sub(busy_since))
@@ -288,7 +288,7 @@ fn supervise(shared: Arc<Shared>, mut threads: Vec<JoinHandle<()>>) {
             match spawn_worker(&shared, index, generation, None) {
                 // A stalled thread is left to finish on its own; it exits when it sees that it
                 // was replaced.
-                Ok(handle) => threads[index] = handle,
+                Ok(handle) => *thread = handle,
                 Err(e) => log::error!("database writer {index}: {e}"),
             }
         }

@@ -83,7 +83,7 @@ fn load(store: &Store, id: i64) -> Result<Option<Loaded>, DbError> {
 
 /// What became of a reload.
 enum Reloaded {
-    Loaded(Loaded),
+    Loaded(Box<Loaded>),
     Gone,
     Failed(String),
 }
@@ -424,7 +424,7 @@ impl PokerSession {
                     .as_ref()
                     .is_none_or(|b| b.active != state.active || b.deck != state.deck);
                 let stories_differ = before.as_ref().is_some_and(|b| b.stories != state.stories);
-                self.state = Some(state);
+                self.state = Some(*state);
                 if announce && before.is_some() {
                     log::info!("session {}: state reloaded from the database", self.id);
                     if story_differs {
@@ -459,7 +459,7 @@ impl PokerSession {
             actix_web::rt::time::timeout(deadline, actix_web::web::block(move || load(&store, id)));
         ctx.wait(work.into_actor(self).map(move |result, act, ctx| {
             let reloaded = match result {
-                Ok(Ok(Ok(Some(state)))) => Reloaded::Loaded(state),
+                Ok(Ok(Ok(Some(state)))) => Reloaded::Loaded(Box::new(state)),
                 Ok(Ok(Ok(None))) => Reloaded::Gone,
                 Ok(Ok(Err(e))) => Reloaded::Failed(e.to_string()),
                 Ok(Err(_)) => Reloaded::Failed("the server is shutting down".into()),
