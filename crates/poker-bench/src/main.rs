@@ -481,6 +481,11 @@ fn table(command: &Command, b: Option<&Value>, s: Option<&Value>) -> Result<(Str
                 s.as_ref().map(|o| o.closed_1013 as f64),
             ));
             rows.push(Row::new(
+                "slow sockets reset (no close frame)",
+                b.as_ref().map(|o| o.reset as f64),
+                s.as_ref().map(|o| o.reset as f64),
+            ));
+            rows.push(Row::new(
                 "slow sockets still open at the end",
                 b.as_ref().map(|o| o.still_open as f64),
                 s.as_ref().map(|o| o.still_open as f64),

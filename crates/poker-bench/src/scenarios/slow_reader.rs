@@ -35,6 +35,10 @@ pub struct Outcome {
     pub slow_readers: usize,
     /// Slow sockets the server closed with 1013 (read after the run).
     pub closed_1013: usize,
+    /// Slow sockets whose connection was reset or ended without a close frame (the kernel
+    /// gives up on a client that reads nothing for the server's `TCP_USER_TIMEOUT`).
+    #[serde(default)]
+    pub reset: usize,
     /// Slow sockets still open, with frames waiting, after the run.
     pub still_open: usize,
 }
@@ -64,7 +68,8 @@ async fn connect_slow(url: &str) -> Result<Idle> {
     Ok(ws)
 }
 
-/// Reads what a slow socket got and how it ended: `Some(code)` for a close frame.
+/// Reads what a slow socket got and how it ended: `Some(Some(code))` for a close frame,
+/// `Some(None)` for a connection that ended without one, `None` if it is still open.
 async fn ending(mut ws: Idle) -> Option<Option<u16>> {
     let read = async {
         while let Some(message) = ws.next().await {
@@ -137,11 +142,13 @@ pub async fn run(target: &Target, config: &Config) -> Result<Outcome> {
     let endings = futures_util::future::join_all(slow.into_iter().map(ending)).await;
     let closed_1013 = endings.iter().filter(|e| **e == Some(Some(1013))).count();
     let still_open = endings.iter().filter(|e| e.is_none()).count();
+    let reset = endings.len() - closed_1013 - still_open;
     Ok(Outcome {
         steady,
         with_slow_readers,
         slow_readers: urls.len(),
         closed_1013,
+        reset,
         still_open,
     })
 }
