@@ -607,7 +607,8 @@ async fn an_expired_login_says_so_and_leads_back() {
     let page = format!("/sessions/{}", fixture.id);
 
     let browser = open_session(&proxy, &alice, fixture.id).await;
-    // The login ends elsewhere (another tab logs out), then the connection drops.
+    // The login ends elsewhere (another tab logs out): the server closes the socket with 4001,
+    // and the page says so without retrying (the proxy cut makes sure no socket survives).
     browser
         .js(
             "return fetch('/api/auth/logout', {method: 'POST'}).then(r => r.status)",

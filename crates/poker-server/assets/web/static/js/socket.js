@@ -80,9 +80,15 @@ export class PokerSocket {
         this.handlers.onEvent?.(frame.event, frame.data || {});
       }
     });
-    ws.addEventListener("close", () => {
+    ws.addEventListener("close", (event) => {
       if (this.ws !== ws) return;
       this.dispose();
+      // 4001: the login behind the socket ended (logout, new password); reconnecting with it
+      // cannot work, so say so at once.
+      if (event.code === 4001) {
+        this.stop("expired");
+        return;
+      }
       if (!this.stopped) this.afterClose(opened);
     });
   }
