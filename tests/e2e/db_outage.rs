@@ -135,6 +135,19 @@ async fn scene(server: Server) -> Scene {
     }
 }
 
+/// A REST write (adding a story) answers 503 `unavailable`.
+async fn assert_write_unavailable(scene: &Scene, what: &str) {
+    let error = scene
+        .admin
+        .post(
+            &format!("/api/sessions/{}/stories", scene.session_id),
+            json!({"ticket_number": "LOST-1"}),
+        )
+        .await
+        .expect_error(503, what);
+    assert_eq!(error["code"], "unavailable", "{error}");
+}
+
 /// Every way in answers 503 (never 500) while the database is away.
 async fn assert_unavailable_everywhere(scene: &Scene) {
     let http = scene.server.http_with_token(&scene.voter.token);
@@ -143,15 +156,7 @@ async fn assert_unavailable_everywhere(scene: &Scene) {
         .await
         .expect_error(503, "REST read while the database is away");
     assert_eq!(error["code"], "unavailable", "{error}");
-    let error = scene
-        .admin
-        .post(
-            &format!("/api/sessions/{}/stories", scene.session_id),
-            json!({"ticket_number": "LOST-1"}),
-        )
-        .await
-        .expect_error(503, "REST write while the database is away");
-    assert_eq!(error["code"], "unavailable", "{error}");
+    assert_write_unavailable(scene, "REST write while the database is away").await;
     let ready = scene.server.http().get("/readyz").await;
     assert_eq!(ready.status, 503, "/readyz: {}", ready.body);
     let cookie = scene
@@ -287,15 +292,7 @@ async fn a_database_that_refuses_connections_answers_503_and_recovers(backend: B
         assert_unavailable_everywhere(&scene).await;
     } else {
         // SQLite in WAL mode still reads under another writer's lock; writes cannot go on.
-        let error = scene
-            .admin
-            .post(
-                &format!("/api/sessions/{}/stories", scene.session_id),
-                json!({"ticket_number": "LOST-1"}),
-            )
-            .await
-            .expect_error(503, "REST write while the database is locked");
-        assert_eq!(error["code"], "unavailable", "{error}");
+        assert_write_unavailable(&scene, "REST write while the database is locked").await;
         assert_eq!(scene.server.http().get("/readyz").await.status, 503);
     }
     // The socket is still open: a heartbeat is fine.

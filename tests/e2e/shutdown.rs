@@ -18,13 +18,7 @@ both_backends!(
 async fn stop_gracefully(signal: &str, backend: Backend) {
     let mut server = Server::start(backend).await;
     let moderator = server.create_user("mo", Rights::Moderator).await;
-    let voters: Vec<TestUser> = {
-        let mut users = Vec::new();
-        for i in 0..3 {
-            users.push(server.create_user(&format!("v{i}"), Rights::Voter).await);
-        }
-        users
-    };
+    let voters = server.create_users("v", 3, Rights::Voter).await;
     let session = server
         .create_session("Stop", &[("S-1", "one"), ("S-2", "two")])
         .await;
@@ -141,17 +135,7 @@ const CHOICES: [&str; 8] = ["1", "2", "3", "5", "8", "13", "21", "34"];
 async fn sigkill_under_load_loses_no_vote_that_anyone_saw(backend: Backend) {
     let mut server = Server::start(backend).await;
     let moderator = server.create_user("mo", Rights::Moderator).await;
-    let voters: Vec<TestUser> = {
-        let mut users = Vec::new();
-        for i in 0..VOTERS {
-            users.push(
-                server
-                    .create_user(&format!("load{i:02}"), Rights::Voter)
-                    .await,
-            );
-        }
-        users
-    };
+    let voters = server.create_users("load", VOTERS, Rights::Voter).await;
     // Two sessions, so that several run at once.
     let mut sessions = Vec::new();
     for name in ["Kill A", "Kill B"] {

@@ -25,17 +25,7 @@ async fn a_client_that_stops_reading_is_closed_with_1013_and_the_others_go_on(ba
     )
     .await;
     let moderator = server.create_user("mo", Rights::Moderator).await;
-    let voters: Vec<TestUser> = {
-        let mut users = Vec::new();
-        for i in 0..VOTERS {
-            users.push(
-                server
-                    .create_user(&format!("voter{i}"), Rights::Voter)
-                    .await,
-            );
-        }
-        users
-    };
+    let voters = server.create_users("voter", VOTERS, Rights::Voter).await;
     let sloth = server.create_user("sloth", Rights::Spectator).await;
     // A long description makes every story_changed about 24 KiB, so that the kernel's socket
     // buffers (several MiB on loopback) fill after a few hundred frames.

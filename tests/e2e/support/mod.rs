@@ -382,6 +382,15 @@ impl Server {
         self.login("admin", ADMIN_PASSWORD).await
     }
 
+    /// Creates `count` users named `{prefix}{i}` (i from 0) with the given rights.
+    pub async fn create_users(&self, prefix: &str, count: usize, rights: Rights) -> Vec<TestUser> {
+        let mut users = Vec::with_capacity(count);
+        for i in 0..count {
+            users.push(self.create_user(&format!("{prefix}{i}"), rights).await);
+        }
+        users
+    }
+
     /// Creates a user with the given rights and gets a bearer token for it.
     pub async fn create_user(&self, username: &str, rights: Rights) -> TestUser {
         let (can_vote, can_moderate) = rights.flags();

@@ -12,7 +12,7 @@ use poker_core::{fields, Deck};
 use serde_json::Value;
 
 use super::body::{parse, required};
-use super::stories::{new_story, sanitize_description};
+use super::stories::new_story;
 use super::{auth, sessions, stories, transfer, users};
 use crate::error::ApiError;
 
@@ -179,28 +179,13 @@ pub fn parse_body(kind: BodyKind, bytes: &[u8]) -> Result<Accepted, ApiError> {
             Accepted::CreateStory(new_story(body.ticket_number, body.title, body.description)?)
         }
         BodyKind::UpdateStory => {
-            let body: stories::UpdateStoryBody = parse(value)?;
-            let ticket_number = body
-                .ticket_number
-                .as_deref()
-                .map(fields::ticket_number)
-                .transpose()?;
-            let title = body.title.as_deref().map(fields::title).transpose()?;
-            let description = body.description.as_deref().map(sanitize_description);
-            if let Some(Some(session_id)) = body.poker_session_id {
-                if session_id <= 0 {
-                    return Err(ApiError::invalid(
-                        "poker_session_id",
-                        "must be the id of a session",
-                    ));
-                }
-            }
+            let edit = parse::<stories::UpdateStoryBody>(value)?.checked()?;
             Accepted::UpdateStory {
-                ticket_number,
-                title,
-                description,
-                story_points: body.story_points,
-                poker_session_id: body.poker_session_id,
+                ticket_number: edit.ticket_number,
+                title: edit.title,
+                description: edit.description,
+                story_points: edit.story_points,
+                poker_session_id: edit.poker_session_id,
             }
         }
         BodyKind::StoryOrder => {

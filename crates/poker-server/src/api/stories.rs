@@ -43,6 +43,46 @@ pub struct UpdateStoryBody {
     pub(crate) poker_session_id: Option<Option<i64>>,
 }
 
+/// A story edit with its fields checked at the edge; the points are checked against the
+/// session's deck later, with the database.
+#[derive(Debug, Clone)]
+pub(crate) struct CheckedStoryEdit {
+    pub(crate) ticket_number: Option<String>,
+    pub(crate) title: Option<String>,
+    pub(crate) description: Option<String>,
+    pub(crate) story_points: Option<Option<Value>>,
+    pub(crate) poker_session_id: Option<Option<i64>>,
+}
+
+impl UpdateStoryBody {
+    /// Validates every field that can be judged without the database (the handler and the
+    /// fuzz entry point both call this).
+    pub(crate) fn checked(self) -> Result<CheckedStoryEdit, ApiError> {
+        let ticket_number = self
+            .ticket_number
+            .as_deref()
+            .map(fields::ticket_number)
+            .transpose()?;
+        let title = self.title.as_deref().map(fields::title).transpose()?;
+        let description = self.description.as_deref().map(sanitize_description);
+        if let Some(Some(session_id)) = self.poker_session_id {
+            if session_id <= 0 {
+                return Err(ApiError::invalid(
+                    "poker_session_id",
+                    "must be the id of a session",
+                ));
+            }
+        }
+        Ok(CheckedStoryEdit {
+            ticket_number,
+            title,
+            description,
+            story_points: self.story_points,
+            poker_session_id: self.poker_session_id,
+        })
+    }
+}
+
 /// A new order of a session's stories.
 #[derive(Deserialize, ToSchema)]
 pub struct OrderBody {
@@ -221,23 +261,13 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     identity.require_admin()?;
     let id = parse_id(&path, "story")?;
-    let body: UpdateStoryBody = parse(body.into_inner())?;
-    let ticket_number = body
-        .ticket_number
-        .as_deref()
-        .map(fields::ticket_number)
-        .transpose()?;
-    let title = body.title.as_deref().map(fields::title).transpose()?;
-    let description = body.description.as_deref().map(sanitize_description);
-    if let Some(Some(session_id)) = body.poker_session_id {
-        if session_id <= 0 {
-            return Err(ApiError::invalid(
-                "poker_session_id",
-                "must be the id of a session",
-            ));
-        }
-    }
-    let (raw_points, target_session) = (body.story_points, body.poker_session_id);
+    let CheckedStoryEdit {
+        ticket_number,
+        title,
+        description,
+        story_points: raw_points,
+        poker_session_id: target_session,
+    } = parse::<UpdateStoryBody>(body.into_inner())?.checked()?;
     let list_changed = ticket_number.is_some() || title.is_some() || raw_points.is_some();
     let active_changed = ticket_number.is_some() || title.is_some() || description.is_some();
     let store = state.store.clone();

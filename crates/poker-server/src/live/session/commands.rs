@@ -11,6 +11,10 @@ use crate::live::frames;
 use crate::live::messages::ConnId;
 use crate::metrics;
 
+fn invalid(message: String) -> WireError {
+    WireError::new(ErrorCode::Invalid, message)
+}
+
 fn no_active() -> WireError {
     WireError::new(
         ErrorCode::NoActiveStory,
@@ -92,12 +96,7 @@ impl PokerSession {
                 };
                 let Some(choice) = state.deck.choice(&choice) else {
                     let message = format!("{choice} is not an option of this session's deck");
-                    return self.reject(
-                        conn,
-                        event,
-                        WireError::new(ErrorCode::Invalid, message),
-                        ctx,
-                    );
+                    return self.reject(conn, event, invalid(message), ctx);
                 };
                 let story_id = active.story.id;
                 let saved = choice.as_str().to_string();
@@ -150,12 +149,7 @@ impl PokerSession {
                 let Some(points) = state.deck.story_points(&story_points) else {
                     let message =
                         format!("{story_points} is not a point option of this session's deck");
-                    return self.reject(
-                        conn,
-                        event,
-                        WireError::new(ErrorCode::Invalid, message),
-                        ctx,
-                    );
+                    return self.reject(conn, event, invalid(message), ctx);
                 };
                 let story_id = active.story.id;
                 let saved = points.as_str().to_string();
@@ -191,10 +185,9 @@ impl PokerSession {
                             act.broadcast_story(ctx);
                             Ok(())
                         }
-                        None => Err(WireError::new(
-                            ErrorCode::Invalid,
-                            format!("story {story_id} is not a story of this session"),
-                        )),
+                        None => Err(invalid(format!(
+                            "story {story_id} is not a story of this session"
+                        ))),
                     },
                 );
             }
