@@ -33,3 +33,12 @@ if ! command -v promtool >/dev/null 2>&1; then
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends prometheus
 fi
+
+# The tests of several processes start a private redis-server (to kill it mid-session) and use
+# redis-cli to inject messages; both come from Debian's redis-server package (redis-tools).
+if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/null 2>&1; then
+    echo "==> installing Redis for the tests of several processes: redis-server"
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends redis-server
+fi

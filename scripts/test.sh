@@ -19,4 +19,13 @@ else
     echo "############################################################################"
 fi
 
+if [ -n "${TEST_DATABASE_URL:-}" ] && [ -n "${TEST_REDIS_URL:-}" ]; then
+    echo "==> tests of several processes (PostgreSQL + Redis): ON (TEST_REDIS_URL=${TEST_REDIS_URL})"
+else
+    echo "############################################################################"
+    echo "## Tests of several processes SKIPPED: they need TEST_DATABASE_URL and     ##"
+    echo "## TEST_REDIS_URL (e.g. redis://127.0.0.1:6379/). They show as 'ignored'.  ##"
+    echo "############################################################################"
+fi
+
 cargo test --workspace --all-targets "$@"

@@ -11,6 +11,7 @@ mod bench;
 mod browser;
 mod browser_admin;
 mod cli;
+mod cluster;
 mod db_outage;
 mod handshake;
 mod hostile_json;

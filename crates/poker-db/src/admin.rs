@@ -7,7 +7,7 @@ use poker_core::Deck;
 
 use crate::models::*;
 use crate::schema::*;
-use crate::store::{session_row, session_stories, set_active, write_tx, Store};
+use crate::store::{bumped, session_row, session_stories, set_active, write_tx, Store};
 use crate::{DbConnection, DbError};
 
 /// Changes to a user; `None` leaves a field as it is.
@@ -47,6 +47,19 @@ pub struct StoryEdit {
     pub previous_session_id: Option<i64>,
     /// Whether it was the active story of its previous session.
     pub was_active: bool,
+    /// The new versions of the sessions it was and is in (one if it stayed), for their live
+    /// members.
+    pub versions: Vec<SessionVersion>,
+}
+
+impl StoryEdit {
+    /// The new version of a session the edit touched.
+    pub fn version_of(&self, session_id: i64) -> Option<SessionVersion> {
+        self.versions
+            .iter()
+            .copied()
+            .find(|v| v.session_id == session_id)
+    }
 }
 
 /// A story that was deleted, and where it was.
@@ -54,6 +67,8 @@ pub struct StoryEdit {
 pub struct StoryRemoval {
     pub session_id: Option<i64>,
     pub was_active: bool,
+    /// Its session's new version.
+    pub version: Option<SessionVersion>,
 }
 
 /// A row of the export: a story with its vote count.
@@ -159,9 +174,10 @@ impl Store {
         })
     }
 
-    /// Deletes a user with their votes and tokens; returns the sessions whose active story had
-    /// one of their votes. Refuses (`Conflict`) to delete the last administrator.
-    pub fn delete_user(&self, id: i64) -> Result<Vec<i64>, DbError> {
+    /// Deletes a user with their votes and tokens; returns the new versions of the sessions
+    /// whose active story had one of their votes. Refuses (`Conflict`) to delete the last
+    /// administrator.
+    pub fn delete_user(&self, id: i64) -> Result<Vec<SessionVersion>, DbError> {
         let conn = &mut *self.conn()?;
         write_tx(conn, |conn| {
             let user: User = users::table
@@ -173,7 +189,7 @@ impl Store {
             if user.is_admin && admins_left(conn, id)? == 0 {
                 return Err(DbError::Conflict("this is the last administrator".into()));
             }
-            let touched: Vec<i64> = votes::table
+            let mut touched: Vec<i64> = votes::table
                 .inner_join(stories::table)
                 .inner_join(
                     poker_sessions::table
@@ -182,19 +198,31 @@ impl Store {
                 .filter(votes::user_id.eq(id))
                 .select(poker_sessions::id)
                 .load(conn)?;
+            // Session rows are locked in ascending order, as everywhere (see `live`).
+            touched.sort_unstable();
+            touched.dedup();
+            let versions = touched
+                .into_iter()
+                .map(|session_id| bumped(conn, session_id))
+                .collect::<Result<Vec<_>, _>>()?;
             diesel::delete(votes::table.filter(votes::user_id.eq(id))).execute(conn)?;
             diesel::delete(tokens::table.filter(tokens::user_id.eq(id))).execute(conn)?;
             diesel::delete(users::table.find(id)).execute(conn)?;
-            Ok(touched)
+            Ok(versions)
         })
     }
 
     // ---- sessions ----
 
-    pub fn update_session(&self, id: i64, patch: &SessionPatch) -> Result<PokerSession, DbError> {
+    /// Edits a session; with its new version.
+    pub fn update_session(
+        &self,
+        id: i64,
+        patch: &SessionPatch,
+    ) -> Result<(PokerSession, SessionVersion), DbError> {
         let conn = &mut *self.conn()?;
         write_tx(conn, |conn| {
-            session_row(conn, id)?.ok_or(DbError::NotFound)?;
+            let version = bumped(conn, id)?;
             let target = poker_sessions::table.find(id);
             if let Some(name) = &patch.name {
                 diesel::update(target)
@@ -218,7 +246,8 @@ impl Store {
                     .set(poker_sessions::secret_votes.eq(secret))
                     .execute(conn)?;
             }
-            Ok(session_row(conn, id)?.ok_or(DbError::NotFound)?.into())
+            let session = session_row(conn, id)?.ok_or(DbError::NotFound)?.into();
+            Ok((session, version))
         })
     }
 
@@ -249,6 +278,17 @@ impl Store {
                 .first(conn)
                 .optional()?
                 .ok_or(DbError::NotFound)?;
+            // Lock the sessions first (ascending), then touch the story.
+            let mut sessions: Vec<i64> = before.poker_session_id.into_iter().collect();
+            if let Some(Some(new_session)) = patch.poker_session_id {
+                sessions.push(new_session);
+            }
+            sessions.sort_unstable();
+            sessions.dedup();
+            let versions = sessions
+                .into_iter()
+                .map(|session_id| bumped(conn, session_id))
+                .collect::<Result<Vec<_>, _>>()?;
             let was_active = is_active_in(conn, before.poker_session_id, id)?;
             let target = stories::table.find(id);
             if let Some(v) = &patch.ticket_number {
@@ -301,6 +341,7 @@ impl Store {
                 story,
                 previous_session_id: before.poker_session_id,
                 was_active,
+                versions,
             })
         })
     }
@@ -315,6 +356,10 @@ impl Store {
                 .first(conn)
                 .optional()?
                 .ok_or(DbError::NotFound)?;
+            let version = story
+                .poker_session_id
+                .map(|session_id| bumped(conn, session_id))
+                .transpose()?;
             let was_active = is_active_in(conn, story.poker_session_id, id)?;
             if let (true, Some(session_id)) = (was_active, story.poker_session_id) {
                 set_active(conn, session_id, None)?;
@@ -324,41 +369,53 @@ impl Store {
             Ok(StoryRemoval {
                 session_id: story.poker_session_id,
                 was_active,
+                version,
             })
         })
     }
 
-    /// Puts a session's stories in the given order; the ids must be exactly its stories.
+    /// Puts a session's stories in the given order; the ids must be exactly its stories. With
+    /// the session's new version (a refused reorder rolls it back).
     pub fn reorder_stories(
         &self,
         session_id: i64,
         ids: &[i64],
-    ) -> Result<Result<Vec<Story>, ReorderError>, DbError> {
+    ) -> Result<Result<(Vec<Story>, SessionVersion), ReorderError>, DbError> {
         let conn = &mut *self.conn()?;
-        write_tx(conn, |conn| {
-            session_row(conn, session_id)?.ok_or(DbError::NotFound)?;
+        let mismatch = std::cell::Cell::new(false);
+        let result = write_tx(conn, |conn| {
+            let version = bumped(conn, session_id)?;
             let current = session_stories(conn, session_id)?;
             let mut wanted = ids.to_vec();
             wanted.sort_unstable();
             let mut have: Vec<i64> = current.iter().map(|s| s.id).collect();
             have.sort_unstable();
             if wanted != have || ids.len() != current.len() {
-                return Ok(Err(ReorderError::Mismatch));
+                mismatch.set(true);
+                return Err(DbError::Conflict("not the session's stories".into()));
             }
             for (position, id) in ids.iter().enumerate() {
                 diesel::update(stories::table.find(*id))
                     .set(stories::position.eq(position as i64))
                     .execute(conn)?;
             }
-            Ok(Ok(session_stories(conn, session_id)?))
-        })
+            Ok((session_stories(conn, session_id)?, version))
+        });
+        match result {
+            Err(_) if mismatch.get() => Ok(Err(ReorderError::Mismatch)),
+            other => other.map(Ok),
+        }
     }
 
-    /// Appends stories to a session, all or none.
-    pub fn import_stories(&self, session_id: i64, new: &[NewStory]) -> Result<Vec<Story>, DbError> {
+    /// Appends stories to a session, all or none; with the session's new version.
+    pub fn import_stories(
+        &self,
+        session_id: i64,
+        new: &[NewStory],
+    ) -> Result<(Vec<Story>, SessionVersion), DbError> {
         let conn = &mut *self.conn()?;
         write_tx(conn, |conn| {
-            session_row(conn, session_id)?.ok_or(DbError::NotFound)?;
+            let version = bumped(conn, session_id)?;
             let first = next_position(conn, session_id)?;
             let mut created = Vec::with_capacity(new.len());
             for (offset, story) in new.iter().enumerate() {
@@ -383,7 +440,7 @@ impl Store {
                     story_points: None,
                 });
             }
-            Ok(created)
+            Ok((created, version))
         })
     }
 

@@ -1,5 +1,13 @@
 //! The writes of a live session, as functions of a connection: they run on the [`Writer`]'s
-//! connection, each inside the savepoint of a group-committed transaction.
+//! connection, inside a group-committed transaction.
+//!
+//! **Versions.** Every change to a session counts one more `poker_sessions.version` in the
+//! transaction that makes it, and each write returns the version its change got. The `UPDATE`
+//! that counts it takes the session row's lock first, so writers of every server process (and
+//! REST edits, see `admin.rs`) are put in one order, and a write that depends on the active
+//! story checks it under that lock: a write whose story is no longer active writes nothing and
+//! returns `None`. Locks are always taken session row first (the writer runs a batch in
+//! ascending session order), so two transactions never wait on each other in a cycle.
 //!
 //! [`Writer`]: crate::writer::Writer
 
@@ -10,13 +18,46 @@ use crate::schema::*;
 use crate::store::{session_row, session_stories, set_active, story_votes};
 use crate::{DbConnection, DbError};
 
-/// Records a user's vote, replacing any earlier vote of theirs on the story (it keeps its place).
+/// Takes the session row's lock and counts one change: the new version, or `None` when the
+/// session does not exist.
+pub fn bump_version(conn: &mut DbConnection, session_id: i64) -> Result<Option<i64>, DbError> {
+    Ok(diesel::update(poker_sessions::table.find(session_id))
+        .set(poker_sessions::version.eq(poker_sessions::version + 1))
+        .returning(poker_sessions::version)
+        .get_result(conn)
+        .optional()?)
+}
+
+/// As [`bump_version`], but only while `story_id` is the session's active story (checked
+/// under the lock); `None` otherwise, with nothing written.
+fn bump_if_active(
+    conn: &mut DbConnection,
+    session_id: i64,
+    story_id: i64,
+) -> Result<Option<i64>, DbError> {
+    Ok(diesel::update(
+        poker_sessions::table
+            .find(session_id)
+            .filter(poker_sessions::active_story_id.eq(story_id)),
+    )
+    .set(poker_sessions::version.eq(poker_sessions::version + 1))
+    .returning(poker_sessions::version)
+    .get_result(conn)
+    .optional()?)
+}
+
+/// Records a user's vote on the active story, replacing any earlier vote of theirs (it keeps
+/// its place): the session's new version, or `None` if the story is no longer active.
 pub fn cast_vote(
     conn: &mut DbConnection,
+    session_id: i64,
     story_id: i64,
     user_id: i64,
     choice: &str,
-) -> Result<(), DbError> {
+) -> Result<Option<i64>, DbError> {
+    let Some(version) = bump_if_active(conn, session_id, story_id)? else {
+        return Ok(None);
+    };
     let updated = diesel::update(
         votes::table
             .filter(votes::story_id.eq(story_id))
@@ -33,63 +74,81 @@ pub fn cast_vote(
             ))
             .execute(conn)?;
     }
-    Ok(())
+    Ok(Some(version))
 }
 
-/// Deletes every vote on a story.
-pub fn clear_votes(conn: &mut DbConnection, story_id: i64) -> Result<(), DbError> {
+/// Deletes every vote on the active story: the new version, or `None` if it is no longer active.
+pub fn clear_votes(
+    conn: &mut DbConnection,
+    session_id: i64,
+    story_id: i64,
+) -> Result<Option<i64>, DbError> {
+    let Some(version) = bump_if_active(conn, session_id, story_id)? else {
+        return Ok(None);
+    };
     diesel::delete(votes::table.filter(votes::story_id.eq(story_id))).execute(conn)?;
-    Ok(())
+    Ok(Some(version))
 }
 
-/// Sets a story's points and returns its session's stories in order.
+/// Sets the active story's points: the new version, or `None` if it is no longer active.
 pub fn set_story_points(
     conn: &mut DbConnection,
+    session_id: i64,
     story_id: i64,
     points: &str,
-) -> Result<Vec<Story>, DbError> {
-    let session_id: Option<i64> = diesel::update(stories::table.find(story_id))
+) -> Result<Option<i64>, DbError> {
+    let Some(version) = bump_if_active(conn, session_id, story_id)? else {
+        return Ok(None);
+    };
+    diesel::update(stories::table.find(story_id))
         .set(stories::story_points.eq(Some(points)))
-        .returning(stories::poker_session_id)
-        .get_result(conn)
-        .optional()?
-        .ok_or(DbError::NotFound)?;
-    match session_id {
-        Some(id) => session_stories(conn, id),
-        None => Ok(Vec::new()),
-    }
+        .execute(conn)?;
+    Ok(Some(version))
 }
 
-/// Makes a story of this session the active one; `None` when it is not one of the session's.
+/// Makes a story of this session the active one: the new version with the story and its
+/// votes, or `None` when it is not one of the session's.
 pub fn activate_story(
     conn: &mut DbConnection,
     session_id: i64,
     story_id: i64,
-) -> Result<Option<(Story, Vec<VoteRow>)>, DbError> {
-    let story: Option<Story> = stories::table
-        .find(story_id)
-        .filter(stories::poker_session_id.eq(session_id))
-        .select(Story::as_select())
-        .first(conn)
-        .optional()?;
-    let Some(story) = story else {
-        return Ok(None);
+) -> Result<Option<(i64, Story, Vec<VoteRow>)>, DbError> {
+    let of_session = |conn: &mut DbConnection| -> Result<Option<Story>, DbError> {
+        Ok(stories::table
+            .find(story_id)
+            .filter(stories::poker_session_id.eq(session_id))
+            .select(Story::as_select())
+            .first(conn)
+            .optional()?)
     };
+    // Checked before the lock, so that a wrong id counts no version ...
+    if of_session(conn)?.is_none() {
+        return Ok(None);
+    }
+    let version = bump_version(conn, session_id)?.ok_or(DbError::NotFound)?;
+    // ... and again under it: a REST edit may have moved the story away in between (rare; the
+    // error rolls back the version counted above).
+    let story = of_session(conn)?.ok_or_else(|| {
+        DbError::Conflict(format!(
+            "story {story_id} was just moved to another session"
+        ))
+    })?;
     set_active(conn, session_id, Some(story_id))?;
     let votes = story_votes(conn, story_id)?;
-    Ok(Some((story, votes)))
+    Ok(Some((version, story, votes)))
 }
 
 /// Moves to the first story after the active one (by position) that has no points, or ends the
-/// session (no active story) when none is left.
-pub fn advance(conn: &mut DbConnection, session_id: i64) -> Result<NextStory, DbError> {
+/// session (no active story) when none is left; with the session's new version.
+pub fn advance(conn: &mut DbConnection, session_id: i64) -> Result<(i64, NextStory), DbError> {
+    let version = bump_version(conn, session_id)?.ok_or(DbError::NotFound)?;
     let row = session_row(conn, session_id)?.ok_or(DbError::NotFound)?;
     let stories = session_stories(conn, session_id)?;
     let start = row
         .active_story_id
         .and_then(|active| stories.iter().position(|s| s.id == active))
         .map_or(0, |i| i + 1);
-    match stories
+    let next = match stories
         .into_iter()
         .skip(start)
         .find(|s| s.story_points.is_none())
@@ -97,11 +156,12 @@ pub fn advance(conn: &mut DbConnection, session_id: i64) -> Result<NextStory, Db
         Some(story) => {
             set_active(conn, session_id, Some(story.id))?;
             let votes = story_votes(conn, story.id)?;
-            Ok(NextStory::Active(story, votes))
+            NextStory::Active(story, votes)
         }
         None => {
             set_active(conn, session_id, None)?;
-            Ok(NextStory::Ended)
+            NextStory::Ended
         }
-    }
+    };
+    Ok((version, next))
 }

@@ -56,6 +56,8 @@ pub(crate) struct SessionRow {
     pub active_story_id: Option<i64>,
     pub deck: String,
     pub secret_votes: bool,
+    /// Changes counted so far (see `live::bump_version`).
+    pub version: i64,
 }
 
 impl From<SessionRow> for PokerSession {
@@ -94,8 +96,10 @@ pub struct NewSession {
     pub deck: Deck,
 }
 
-/// A story to estimate.
-#[derive(Debug, Clone, PartialEq, Eq, Queryable, Selectable)]
+/// A story to estimate. Serializable: a live change that carries one crosses processes.
+#[derive(
+    Debug, Clone, PartialEq, Eq, Queryable, Selectable, serde::Serialize, serde::Deserialize,
+)]
 #[diesel(table_name = stories)]
 pub struct Story {
     pub id: i64,
@@ -123,17 +127,26 @@ pub struct NewStory {
 }
 
 /// One vote on a story, with the voter's name, in the order votes were first cast.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub struct VoteRow {
     pub user_id: i64,
     pub username: String,
     pub choice: String,
 }
 
+/// A session's version after a change committed (see `live::bump_version`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SessionVersion {
+    pub session_id: i64,
+    pub version: i64,
+}
+
 /// What a live session needs from storage when it starts.
 #[derive(Debug, Clone)]
 pub struct LiveState {
     pub session: PokerSession,
+    /// The version read first: the rest is at least this new.
+    pub version: i64,
     pub active: Option<(Story, Vec<VoteRow>)>,
 }
 

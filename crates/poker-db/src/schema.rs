@@ -32,6 +32,7 @@ diesel::table! {
         deck -> Text,
         secret_votes -> Bool,
         created_at -> BigInt,
+        version -> BigInt,
     }
 }
 

@@ -105,17 +105,19 @@ impl Store {
             .map_err(|e| DbError::Unavailable(e.to_string()))
     }
 
-    /// Queues a write of a live session on the group-committing writer; answers after commit.
+    /// Queues a write of live session `session_id` on the group-committing writer; answers
+    /// after commit.
     /// The write may be replayed after a rollback, so it must depend only on what it captured.
     pub fn write<T, F>(
         &self,
+        session_id: i64,
         work: F,
     ) -> impl std::future::Future<Output = Result<T, DbError>> + Send + 'static
     where
         T: Send + 'static,
         F: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
-        self.writer.write(work)
+        self.writer.write(session_id, work)
     }
 
     /// `sqlite` or `postgres`.
@@ -350,11 +352,16 @@ impl Store {
 
     // ---- stories ----
 
-    /// Appends a story to a session; `NotFound` when the session does not exist.
-    pub fn create_story(&self, session_id: i64, new: &NewStory) -> Result<Story, DbError> {
+    /// Appends a story to a session, with the session's new version; `NotFound` when the
+    /// session does not exist.
+    pub fn create_story(
+        &self,
+        session_id: i64,
+        new: &NewStory,
+    ) -> Result<(Story, SessionVersion), DbError> {
         let conn = &mut *self.conn()?;
         write_tx(conn, |conn| {
-            session_row(conn, session_id)?.ok_or(DbError::NotFound)?;
+            let version = bumped(conn, session_id)?;
             let last: Option<i64> = stories::table
                 .filter(stories::poker_session_id.eq(session_id))
                 .select(max(stories::position))
@@ -370,7 +377,7 @@ impl Store {
                 ))
                 .returning(stories::id)
                 .get_result(conn)?;
-            Ok(Story {
+            let story = Story {
                 id,
                 poker_session_id: Some(session_id),
                 position,
@@ -378,7 +385,8 @@ impl Store {
                 title: new.title.clone(),
                 description: new.description.clone(),
                 story_points: None,
-            })
+            };
+            Ok((story, version))
         })
     }
 
@@ -400,9 +408,11 @@ impl Store {
     /// The session with its active story and that story's votes, as a live session starts from.
     pub fn live_state(&self, session_id: i64) -> Result<Option<LiveState>, DbError> {
         let conn = &mut *self.conn()?;
+        // The row first: its version is then no newer than anything read after it.
         let Some(row) = session_row(conn, session_id)? else {
             return Ok(None);
         };
+        let version = row.version;
         let session = PokerSession::from(row);
         let active = match session.active_story_id {
             Some(story_id) => {
@@ -418,13 +428,36 @@ impl Store {
             }
             None => None,
         };
-        Ok(Some(LiveState { session, active }))
+        Ok(Some(LiveState {
+            session,
+            version,
+            active,
+        }))
+    }
+
+    /// A session's version (changes counted so far); `None` when it does not exist.
+    pub fn session_version(&self, session_id: i64) -> Result<Option<i64>, DbError> {
+        Ok(poker_sessions::table
+            .find(session_id)
+            .select(poker_sessions::version)
+            .first(&mut *self.conn()?)
+            .optional()?)
     }
 
     /// A story's votes in the order they were first cast, with voter names.
     pub fn votes(&self, story_id: i64) -> Result<Vec<VoteRow>, DbError> {
         story_votes(&mut *self.conn()?, story_id)
     }
+}
+
+/// Locks the session's row and counts one change (see `live`): `NotFound` when it does not
+/// exist. REST edits call it before touching anything else of the session.
+pub(crate) fn bumped(conn: &mut DbConnection, session_id: i64) -> Result<SessionVersion, DbError> {
+    let version = crate::live::bump_version(conn, session_id)?.ok_or(DbError::NotFound)?;
+    Ok(SessionVersion {
+        session_id,
+        version,
+    })
 }
 
 pub(crate) fn session_row(conn: &mut DbConnection, id: i64) -> Result<Option<SessionRow>, DbError> {

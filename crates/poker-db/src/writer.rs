@@ -42,9 +42,12 @@ trait Job: Send {
     fn answer(self: Box<Self>, committed: Result<(), String>);
     /// Whether running it would be pointless: its deadline passed or its caller stopped waiting.
     fn abandoned(&self, now: Instant) -> bool;
+    /// The session whose row it locks first; a batch runs in ascending order of these.
+    fn session(&self) -> i64;
 }
 
 struct Typed<T, F> {
+    session: i64,
     work: F,
     deadline: Instant,
     result: Option<Result<T, DbError>>,
@@ -74,6 +77,10 @@ where
 
     fn abandoned(&self, now: Instant) -> bool {
         now >= self.deadline || self.reply.is_canceled()
+    }
+
+    fn session(&self) -> i64 {
+        self.session
     }
 }
 
@@ -214,8 +221,10 @@ impl Writer {
     /// may run twice (after a rollback), so it must depend only on what it captured. A write
     /// not started within [`Writer::deadline`] is answered `Unavailable` without running; the
     /// caller should stop waiting after that long too (a stalled thread answers nothing).
+    /// `session` is the session whose row the write locks first (see [`crate::live`]).
     pub fn write<T, F>(
         &self,
+        session: i64,
         work: F,
     ) -> impl std::future::Future<Output = Result<T, DbError>> + Send + 'static
     where
@@ -224,6 +233,7 @@ impl Writer {
     {
         let (reply, answer) = oneshot::channel();
         let job = Typed {
+            session,
             work,
             deadline: Instant::now() + self.deadline(),
             result: None,
@@ -313,6 +323,10 @@ fn next_batch(shared: &Shared) -> Option<Vec<Box<dyn Job>>> {
             Err(_) => break,
         }
     }
+    // Every transaction (of every thread and process) takes session row locks in ascending
+    // order, so none waits on another in a cycle. The sort is stable: one session's writes
+    // keep their order.
+    batch.sort_by_key(|job| job.session());
     Some(batch)
 }
 

@@ -21,16 +21,22 @@ fn user(store: &Store, name: &str) -> i64 {
 #[test]
 fn one_failing_write_does_not_undo_the_others_in_its_batch() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let (store, story, _) = store_with_story(dir.path(), Duration::from_secs(5));
+    let (store, session, story, _) = store_with_story(dir.path(), Duration::from_secs(5));
     let voters: Vec<i64> = (0..40).map(|i| user(&store, &format!("v{i}"))).collect();
 
     // Queue everything before waiting for anything, so the writer takes them in batches.
     let mut pending = Vec::new();
     for (i, &voter) in voters.iter().enumerate() {
-        let story_id = if i == 20 { 999_999 } else { story };
         pending.push((
             i,
-            store.write(move |c| live::cast_vote(c, story_id, voter, "3")),
+            store.write(session, move |c| {
+                let version = live::cast_vote(c, session, story, voter, "3")?;
+                if i == 20 {
+                    // Fails after writing: what it wrote must not stay either.
+                    return Err(DbError::Query("a write that fails".into()));
+                }
+                Ok(version)
+            }),
         ));
     }
     for (i, answer) in pending {
@@ -38,10 +44,13 @@ fn one_failing_write_does_not_undo_the_others_in_its_batch() {
         if i == 20 {
             assert!(
                 matches!(outcome, Err(DbError::Query(_))),
-                "the vote on a missing story fails: {outcome:?}"
+                "the failing write fails: {outcome:?}"
             );
         } else {
-            assert!(outcome.is_ok(), "vote {i} commits: {outcome:?}");
+            assert!(
+                matches!(outcome, Ok(Some(_))),
+                "vote {i} commits: {outcome:?}"
+            );
         }
     }
     assert_eq!(
@@ -49,9 +58,51 @@ fn one_failing_write_does_not_undo_the_others_in_its_batch() {
         39,
         "all but the failing vote are stored"
     );
+    // One version per committed vote (the failing one's rolled back), after the two of the
+    // setup (the story created, then activated).
+    assert_eq!(
+        store.session_version(session).expect("read version"),
+        Some(2 + 39)
+    );
 }
 
-fn store_with_story(dir: &std::path::Path, timeout: Duration) -> (Store, i64, i64) {
+#[test]
+fn a_write_on_a_story_that_is_no_longer_active_writes_nothing_and_counts_no_version() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let (store, session, story, voter) = store_with_story(dir.path(), Duration::from_secs(5));
+    let before = store.session_version(session).expect("read version");
+    let other = store
+        .create_story(
+            session,
+            &NewStory {
+                ticket_number: "T-2".into(),
+                title: String::new(),
+                description: String::new(),
+            },
+        )
+        .expect("create a story")
+        .0
+        .id;
+    let after_create = store.session_version(session).expect("read version");
+    assert_eq!(
+        after_create,
+        before.map(|v| v + 1),
+        "a REST edit counts one"
+    );
+    let stale = block_on(store.write(session, move |c| {
+        live::cast_vote(c, session, other, voter, "3")
+    }));
+    assert!(matches!(stale, Ok(None)), "not active: {stale:?}");
+    assert_eq!(store.session_version(session).expect("read"), after_create);
+    assert!(store.votes(other).expect("read votes").is_empty());
+    let ok = block_on(store.write(session, move |c| {
+        live::cast_vote(c, session, story, voter, "5")
+    }));
+    assert_eq!(ok.expect("vote"), after_create.map(|v| v + 1));
+}
+
+/// A store with a session whose one story is active, and a voter: (store, session, story, voter).
+fn store_with_story(dir: &std::path::Path, timeout: Duration) -> (Store, i64, i64, i64) {
     let store = Store::open(&format!("sqlite://{}/writer.db", dir.display()), 2, timeout)
         .expect("open the store");
     let session = store
@@ -70,9 +121,14 @@ fn store_with_story(dir: &std::path::Path, timeout: Duration) -> (Store, i64, i6
                 description: String::new(),
             },
         )
-        .expect("create a story");
+        .expect("create a story")
+        .0;
+    let (session, story) = (session.id, story.id);
+    block_on(store.write(session, move |c| live::activate_story(c, session, story)))
+        .expect("activate the story")
+        .expect("it is the session's");
     let voter = user(&store, "voter");
-    (store, story.id, voter)
+    (store, session, story, voter)
 }
 
 /// Waits until `ok` holds, for at most `within`.
@@ -87,12 +143,13 @@ fn eventually(within: Duration, what: &str, mut ok: impl FnMut() -> bool) {
 #[test]
 fn a_writer_thread_that_dies_is_restarted_and_reported_down_meanwhile() {
     let dir = tempfile::tempdir().expect("temporary directory");
-    let (store, story, voter) = store_with_story(dir.path(), Duration::from_secs(2));
+    let (store, session, story, voter) = store_with_story(dir.path(), Duration::from_secs(2));
     assert_eq!(store.writer_problem(), None, "healthy at start");
 
     // A write that panics takes its thread down with it, for real.
-    let outcome =
-        block_on(store.write(|_| -> Result<(), DbError> { panic!("a bug inside a write") }));
+    let outcome = block_on(store.write(session, |_| -> Result<(), DbError> {
+        panic!("a bug inside a write")
+    }));
     assert!(
         matches!(outcome, Err(DbError::Unavailable(_))),
         "the caller hears that the outcome is unknown: {outcome:?}"
@@ -103,7 +160,10 @@ fn a_writer_thread_that_dies_is_restarted_and_reported_down_meanwhile() {
         store.writer_restarts() == 1
     });
     eventually(Duration::from_secs(5), "a write succeeds again", || {
-        block_on(store.write(move |c| live::cast_vote(c, story, voter, "5"))).is_ok()
+        block_on(store.write(session, move |c| {
+            live::cast_vote(c, session, story, voter, "5")
+        }))
+        .is_ok()
     });
     assert_eq!(store.writer_problem(), None, "healthy after the restart");
     assert_eq!(store.votes(story).expect("read votes")[0].choice, "5");
@@ -116,7 +176,7 @@ fn a_lock_held_by_another_process_fails_writes_within_the_timeout_and_then_recov
 
     let dir = tempfile::tempdir().expect("temporary directory");
     let timeout = Duration::from_millis(800);
-    let (store, story, voter) = store_with_story(dir.path(), timeout);
+    let (store, session, story, voter) = store_with_story(dir.path(), timeout);
 
     // Another program (a backup, a sqlite3 shell) holds the write lock.
     let path = dir.path().join("writer.db");
@@ -127,7 +187,9 @@ fn a_lock_held_by_another_process_fails_writes_within_the_timeout_and_then_recov
         .expect("take the write lock");
 
     let started = Instant::now();
-    let outcome = block_on(store.write(move |c| live::cast_vote(c, story, voter, "3")));
+    let outcome = block_on(store.write(session, move |c| {
+        live::cast_vote(c, session, story, voter, "3")
+    }));
     assert!(
         matches!(outcome, Err(DbError::Unavailable(_))),
         "a locked database is unavailable, not a bug: {outcome:?}"
@@ -149,7 +211,10 @@ fn a_lock_held_by_another_process_fails_writes_within_the_timeout_and_then_recov
     eventually(Duration::from_secs(5), "the writer recovers", || {
         store.writer_problem().is_none()
     });
-    block_on(store.write(move |c| live::cast_vote(c, story, voter, "8"))).expect("writes again");
+    block_on(store.write(session, move |c| {
+        live::cast_vote(c, session, story, voter, "8")
+    }))
+    .expect("writes again");
     let votes = store.votes(story).expect("read votes");
     assert_eq!(votes.len(), 1, "the failed vote left nothing behind");
     assert_eq!(votes[0].choice, "8");

@@ -39,20 +39,35 @@ pub struct AppState {
     pub metrics: Option<metrics_exporter_prometheus::PrometheusHandle>,
     /// Failed logins per username and address.
     pub login_throttle: throttle::LoginThrottle,
+    /// The other processes sharing live sessions (through Redis), if any.
+    pub cluster: live::cluster::Cluster,
 }
 
 impl AppState {
-    /// Tells a live session (if any) about a change made over REST; it reaches the sockets
-    /// through the session's actor, in the session's one order.
-    pub fn notify(&self, session_id: i64, change: live::messages::Changed) {
+    /// Tells a live session about a change made over REST, committed as `version`: its actor
+    /// here (if any) and the other processes apply it in the session's one order.
+    pub fn notify(&self, version: poker_db::SessionVersion, change: live::change::SessionChange) {
+        self.cluster
+            .publish_change(version.session_id, version.version, &change);
+        self.registry.do_send(live::messages::Notify {
+            session_id: version.session_id,
+            version: version.version,
+            change,
+        });
+    }
+
+    /// Tells a live session, here and in the other processes, that it was deleted.
+    pub fn notify_deleted(&self, session_id: i64) {
+        self.cluster.publish_deleted(session_id);
         self.registry
-            .do_send(live::messages::Notify { session_id, change });
+            .do_send(live::messages::NotifyDeleted { session_id });
     }
 
     /// Tells every live session about a change (a user's rights, a login that ended), and
     /// returns once each session has it queued: an event a socket sends after the caller
     /// answers is judged after the change.
     pub async fn notify_all(&self, change: live::messages::Changed) {
+        self.cluster.publish_users(&change);
         if self
             .registry
             .send(live::messages::NotifyAll { change })
@@ -107,6 +122,21 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// the socket is bound (tests and scripts wait for that line).
 pub async fn serve(settings: Settings) -> Result<(), StartError> {
     let settings = Arc::new(settings);
+    let redis_url = settings.redis_url.expose_secret().trim().to_string();
+    if !redis_url.is_empty()
+        && !settings
+            .database_url
+            .expose_secret()
+            .starts_with("postgres")
+    {
+        return Err(StartError::Config(
+            "REDIS_URL is set, but the database is SQLite: processes sharing live sessions \
+             through Redis must share one PostgreSQL database (set DATABASE_URL to a \
+             postgres:// URL), and SQLite belongs to one process. Unset REDIS_URL to run \
+             one process on SQLite."
+                .into(),
+        ));
+    }
     // A little over a live write's deadline: a checkout plus the query itself.
     error::set_blocking_deadline(settings.database_timeout() * 2);
     let store = {
@@ -140,8 +170,30 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         end_redirect_url: settings.session_end_redirect_url.clone(),
         socket_backlog_bytes: settings.socket_backlog_bytes,
     });
+    let cluster = if redis_url.is_empty() {
+        live::cluster::Cluster::alone()
+    } else {
+        let process = live::cluster::process_name(&instance_name());
+        let backplane =
+            poker_backplane::Backplane::connect(&redis_url, &settings.redis_prefix, process)
+                .await
+                .map_err(|e| StartError::Config(settings.redactor().redact(&e.to_string())))?;
+        if !backplane.is_up() {
+            log::error!(
+                "backplane: Redis does not answer yet ({}); starting anyway, not ready until it \
+                 does",
+                backplane.problem().unwrap_or_default()
+            );
+        }
+        log::info!(
+            "backplane: sharing live sessions as process {}",
+            backplane.process()
+        );
+        live::cluster::Cluster::shared(backplane, settings.version_check())
+    };
     let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let registry = SessionRegistry::new(store.clone(), (*live).clone(), threads).start();
+    let registry =
+        SessionRegistry::new(store.clone(), (*live).clone(), cluster.clone(), threads).start();
     let registry_for_shutdown = registry.clone();
     let metrics = metrics::install()
         .map_err(|e| log::error!("metrics are off: {e}"))
@@ -154,6 +206,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         live,
         metrics,
         login_throttle: throttle::LoginThrottle::new(throttle::Rule::default()),
+        cluster,
     });
 
     let server = HttpServer::new(move || {
@@ -215,6 +268,16 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     server.await?;
     log::info!("stopped");
     Ok(())
+}
+
+/// The host's name (a container's is its id), for naming this process among others.
+fn instance_name() -> String {
+    std::env::var("HOSTNAME")
+        .ok()
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "planning-poker".into())
 }
 
 /// How long a connection may have output that its client does not acknowledge.

@@ -20,6 +20,11 @@ const FRAMES_OUT: &str = "poker_frames_out_total";
 const EVENTS: &str = "poker_events_total";
 const DB_WRITE: &str = "poker_db_write_seconds";
 const SLOW_SOCKETS: &str = "poker_sockets_closed_not_reading_total";
+const BACKPLANE_UP: &str = "poker_backplane_up";
+const BACKPLANE_SUBSCRIPTIONS: &str = "poker_backplane_subscriptions";
+const BACKPLANE_PUBLISHED: &str = "poker_backplane_published_total";
+const BACKPLANE_RECEIVED: &str = "poker_backplane_received_total";
+const BACKPLANE_RELOADS: &str = "poker_backplane_reloads_total";
 
 /// Installs the process's recorder (once; later calls return the same handle).
 pub fn install() -> Result<PrometheusHandle, String> {
@@ -78,6 +83,30 @@ fn describe() {
         SLOW_SOCKETS,
         "Sockets closed with 1013 because their client did not read."
     );
+    describe_gauge!(
+        BACKPLANE_UP,
+        "1 while Redis (the backplane shared with other processes) answers, 0 while it does not; \
+         absent when REDIS_URL is not set."
+    );
+    describe_gauge!(
+        BACKPLANE_SUBSCRIPTIONS,
+        "Redis channels this process is subscribed to: one per live session, plus one for all."
+    );
+    describe_counter!(
+        BACKPLANE_PUBLISHED,
+        "Messages published to other processes, by outcome (`ok` or `failed`)."
+    );
+    describe_counter!(
+        BACKPLANE_RECEIVED,
+        "Versioned changes received from the backplane, by outcome: `applied`, `duplicate` \
+         (already applied), `buffered` (arrived before an earlier one)."
+    );
+    describe_counter!(
+        BACKPLANE_RELOADS,
+        "Live sessions reloaded from the database to catch up, by reason: `gap` (a change never \
+         arrived), `stale` (a write found the active story had moved on), `version_check` (the \
+         periodic check found a newer version), `resync` (Redis came back)."
+    );
     // Present from the start, at zero, so a scrape before any traffic shows every name.
     gauge!(SOCKETS_OPEN).set(0.0);
     gauge!(SESSIONS_LIVE).set(0.0);
@@ -121,4 +150,27 @@ pub fn db_write(took: Duration) {
 
 pub fn slow_socket_closed() {
     counter!(SLOW_SOCKETS).increment(1);
+}
+
+pub fn backplane_up(up: bool) {
+    gauge!(BACKPLANE_UP).set(if up { 1.0 } else { 0.0 });
+}
+
+pub fn backplane_subscriptions(count: usize) {
+    gauge!(BACKPLANE_SUBSCRIPTIONS).set(count as f64);
+}
+
+pub fn backplane_published(ok: bool) {
+    let outcome = if ok { "ok" } else { "failed" };
+    counter!(BACKPLANE_PUBLISHED, "outcome" => outcome).increment(1);
+}
+
+/// `applied`, `duplicate` or `buffered`.
+pub fn backplane_received(outcome: &'static str) {
+    counter!(BACKPLANE_RECEIVED, "outcome" => outcome).increment(1);
+}
+
+/// `gap`, `version_check` or `resync`.
+pub fn backplane_reload(reason: &'static str) {
+    counter!(BACKPLANE_RELOADS, "reason" => reason).increment(1);
 }

@@ -12,9 +12,9 @@ pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(json!({"status": "ok"}))
 }
 
-/// 200 when the database answers and takes writes (every live-write thread connected), else 503
-/// with the reason.
-#[utoipa::path(tag = "operations", responses((status = 200, description = "Ready"), (status = 503, description = "The database does not answer, or cannot take writes")))]
+/// 200 when the database answers and takes writes (every live-write thread connected) and, with
+/// `REDIS_URL`, Redis answers; else 503 with the reason.
+#[utoipa::path(tag = "operations", responses((status = 200, description = "Ready"), (status = 503, description = "The database does not answer or cannot take writes, or Redis (with REDIS_URL) does not answer")))]
 #[get("/readyz")]
 pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     let store = state.store.clone();
@@ -26,6 +26,15 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
     };
     if let Some(problem) = store.writer_problem() {
         return unavailable(problem);
+    }
+    if let Some(problem) = state.cluster.problem() {
+        log::warn!("not ready: the backplane: {problem}");
+        return HttpResponse::ServiceUnavailable().json(json!({
+            "status": "unavailable",
+            "database": backend,
+            "backplane": "redis",
+            "error": format!("Redis: {problem}"),
+        }));
     }
     let ping =
         actix_web::rt::time::timeout(store.write_deadline(), web::block(move || store.ping()));

@@ -26,6 +26,8 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("ALLOWED_ORIGINS", "allowed_origins"),
     ("SESSION_END_REDIRECT_URL", "session_end_redirect_url"),
     ("REDIS_URL", "redis_url"),
+    ("REDIS_PREFIX", "redis_prefix"),
+    ("VERSION_CHECK_SECS", "version_check_secs"),
     ("TRUSTED_PROXIES", "trusted_proxies"),
 ];
 
@@ -51,6 +53,10 @@ pub struct Settings {
     pub allowed_origins: Vec<String>,
     pub session_end_redirect_url: String,
     pub redis_url: SecretString,
+    /// Starts every Redis key and channel name, so that deployments can share one Redis.
+    pub redis_prefix: String,
+    /// With Redis: how often each live session compares its version with the database's.
+    pub version_check_secs: f64,
     /// Proxies whose `X-Forwarded-For` names the client (for counting failed logins).
     pub trusted_proxies: Vec<IpAddr>,
 }
@@ -109,6 +115,7 @@ impl Settings {
             ("client_timeout_secs", self.client_timeout_secs),
             ("ping_interval_secs", self.ping_interval_secs),
             ("database_timeout_secs", self.database_timeout_secs),
+            ("version_check_secs", self.version_check_secs),
         ] {
             if !(secs.is_finite() && secs > 0.0 && secs < 86_400.0) {
                 return Err(SettingsError(format!(
@@ -127,7 +134,18 @@ impl Settings {
                 "database_pool_size must be at least 1".into(),
             ));
         }
+        let prefix_ok = |c: char| c.is_ascii_alphanumeric() || "_-.:".contains(c);
+        if self.redis_prefix.is_empty() || !self.redis_prefix.chars().all(prefix_ok) {
+            return Err(SettingsError(format!(
+                "redis_prefix must be letters, digits and _ - . : only, got {:?}",
+                self.redis_prefix
+            )));
+        }
         Ok(self)
+    }
+
+    pub fn version_check(&self) -> Duration {
+        Duration::from_secs_f64(self.version_check_secs)
     }
 
     pub fn client_timeout(&self) -> Duration {

@@ -3,6 +3,7 @@
 
 pub mod admin;
 pub mod browser;
+pub mod cluster;
 pub mod proxy;
 
 use std::process::Stdio;
@@ -81,6 +82,9 @@ pub struct ServerOptions {
     /// PostgreSQL only: the server reaches its database at this address (a fault proxy's)
     /// instead of the one in `TEST_DATABASE_URL`.
     pub database_via: Option<std::net::SocketAddr>,
+    /// Share live sessions through this Redis (`REDIS_URL`), under this prefix.
+    pub redis: Option<(String, String)>,
+    pub version_check_secs: Option<&'static str>,
 }
 
 /// A name no other test (in this or another run) uses at the same time.
@@ -204,6 +208,29 @@ impl Server {
         server
     }
 
+    /// Starts another server process on the database of `first` (PostgreSQL), as a second
+    /// replica behind a balancer would run. `first` must outlive it (it owns the database).
+    pub async fn start_sharing(first: &Server, options: ServerOptions) -> Server {
+        assert!(
+            first.database_url.starts_with("postgres"),
+            "processes share a PostgreSQL database, not SQLite"
+        );
+        let dir = tempfile::Builder::new()
+            .prefix("pp-e2e-")
+            .tempdir()
+            .expect("create a temporary directory for the server");
+        let mut server = Server {
+            options,
+            database_url: first.database_url.clone(),
+            child: None,
+            port: 0,
+            _dir: dir,
+            _postgres: None,
+        };
+        server.spawn().await;
+        server
+    }
+
     /// The database URL the server process gets (through the fault proxy, if any).
     fn server_database_url(&self) -> String {
         match self.options.database_via {
@@ -241,6 +268,7 @@ impl Server {
             ),
             ("DATABASE_TIMEOUT_SECS", self.options.database_timeout_secs),
             ("SOCKET_BACKLOG_BYTES", self.options.socket_backlog_bytes),
+            ("VERSION_CHECK_SECS", self.options.version_check_secs),
         ] {
             match value {
                 Some(value) => cmd.env(key, value),
@@ -248,8 +276,11 @@ impl Server {
             };
         }
         // Settings the tests rely on being at their defaults, whatever the environment says.
+        match &self.options.redis {
+            Some((url, prefix)) => cmd.env("REDIS_URL", url).env("REDIS_PREFIX", prefix),
+            None => cmd.env_remove("REDIS_URL").env_remove("REDIS_PREFIX"),
+        };
         for key in [
-            "REDIS_URL",
             "ALLOWED_ORIGINS",
             "COOKIE_KEY",
             "COOKIE_SECURE",

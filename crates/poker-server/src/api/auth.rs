@@ -117,7 +117,7 @@ pub async fn logout(
         .notify_all(Changed::LoginsEnded {
             user_id: identity.user.id,
             token_hash: Some(identity.token_hash),
-            why: "logged out",
+            why: "logged out".into(),
         })
         .await;
     Ok(HttpResponse::NoContent()

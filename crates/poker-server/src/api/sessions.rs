@@ -13,7 +13,7 @@ use super::parse_id;
 use super::views::{ErrorBody, SessionView};
 use crate::auth::Identity;
 use crate::error::{blocking, or_missing, ApiError};
-use crate::live::messages::Changed;
+use crate::live::change::SessionChange;
 use crate::AppState;
 
 /// A session to create.
@@ -184,7 +184,7 @@ pub async fn update(
     };
     let live_change = patch.deck.is_some() || patch.secret_votes.is_some();
     let store = state.store.clone();
-    let (session, stories) = blocking(move || {
+    let ((session, version), stories) = blocking(move || {
         let session = store
             .update_session(id, &patch)
             .map_err(or_missing("session", id))?;
@@ -192,7 +192,11 @@ pub async fn update(
     })
     .await?;
     if live_change {
-        state.notify(id, Changed::Reload);
+        let change = SessionChange::Edited {
+            story: true,
+            stories: false,
+        };
+        state.notify(version, change);
     }
     Ok(HttpResponse::Ok().json(SessionView::new(&session).with_stories(&stories)))
 }
@@ -215,6 +219,6 @@ pub async fn delete(
     let store = state.store.clone();
     blocking(move || store.delete_session(id).map_err(or_missing("session", id))).await?;
     log::info!("session {id} deleted by {}", identity.user.username);
-    state.notify(id, Changed::Deleted);
+    state.notify_deleted(id);
     Ok(HttpResponse::NoContent().finish())
 }

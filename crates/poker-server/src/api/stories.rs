@@ -12,8 +12,14 @@ use super::parse_id;
 use super::views::{ErrorBody, StoryView, VoterView, VotesView};
 use crate::auth::Identity;
 use crate::error::{blocking, or_missing, ApiError};
-use crate::live::messages::Changed;
+use crate::live::change::SessionChange;
 use crate::AppState;
+
+/// The change a REST edit of the list of stories makes to a live session.
+const STORIES: SessionChange = SessionChange::Edited {
+    story: false,
+    stories: true,
+};
 
 /// A story to append to a session.
 #[derive(Deserialize, ToSchema)]
@@ -171,13 +177,13 @@ pub async fn create(
     let body: CreateStoryBody = parse(body.into_inner())?;
     let new = new_story(body.ticket_number, body.title, body.description)?;
     let store = state.store.clone();
-    let story = blocking(move || {
+    let (story, version) = blocking(move || {
         store
             .create_story(session_id, &new)
             .map_err(or_missing("session", session_id))
     })
     .await?;
-    state.notify(session_id, Changed::Stories);
+    state.notify(version, STORIES);
     Ok(HttpResponse::Created().json(StoryView::from(&story)))
 }
 
@@ -204,7 +210,7 @@ pub async fn reorder(
     let body: OrderBody = parse(body.into_inner())?;
     let ids = required(body.story_ids, "story_ids")?;
     let store = state.store.clone();
-    let stories = blocking(move || {
+    let (stories, version) = blocking(move || {
         store
             .reorder_stories(session_id, &ids)
             .map_err(or_missing("session", session_id))?
@@ -216,7 +222,7 @@ pub async fn reorder(
             })
     })
     .await?;
-    state.notify(session_id, Changed::Stories);
+    state.notify(version, STORIES);
     Ok(HttpResponse::Ok().json(stories.iter().map(StoryView::from).collect::<Vec<_>>()))
 }
 
@@ -315,23 +321,24 @@ pub async fn update(
     })
     .await?;
     let now = edit.story.poker_session_id;
+    // Each session the edit touched counted one version; it carries all that changed there.
     if edit.previous_session_id != now {
-        if let Some(old) = edit.previous_session_id {
-            if edit.was_active {
-                state.notify(old, Changed::Reload);
-            }
-            state.notify(old, Changed::Stories);
+        if let Some(version) = edit.previous_session_id.and_then(|s| edit.version_of(s)) {
+            let change = SessionChange::Edited {
+                story: edit.was_active,
+                stories: true,
+            };
+            state.notify(version, change);
         }
-        if let Some(new) = now {
-            state.notify(new, Changed::Stories);
+        if let Some(version) = now.and_then(|s| edit.version_of(s)) {
+            state.notify(version, STORIES);
         }
-    } else if let Some(session_id) = now {
-        if edit.was_active && active_changed {
-            state.notify(session_id, Changed::Reload);
-        }
-        if list_changed {
-            state.notify(session_id, Changed::Stories);
-        }
+    } else if let Some(version) = now.and_then(|s| edit.version_of(s)) {
+        let change = SessionChange::Edited {
+            story: edit.was_active && active_changed,
+            stories: list_changed,
+        };
+        state.notify(version, change);
     }
     Ok(HttpResponse::Ok().json(StoryView::from(&edit.story)))
 }
@@ -354,11 +361,12 @@ pub async fn delete(
     let id = parse_id(&path, "story")?;
     let store = state.store.clone();
     let removal = blocking(move || store.delete_story(id).map_err(or_missing("story", id))).await?;
-    if let Some(session_id) = removal.session_id {
-        if removal.was_active {
-            state.notify(session_id, Changed::Reload);
-        }
-        state.notify(session_id, Changed::Stories);
+    if let Some(version) = removal.version {
+        let change = SessionChange::Edited {
+            story: removal.was_active,
+            stories: true,
+        };
+        state.notify(version, change);
     }
     Ok(HttpResponse::NoContent().finish())
 }

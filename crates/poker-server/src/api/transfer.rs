@@ -13,7 +13,7 @@ use super::stories::new_story;
 use super::views::{ErrorBody, StoryView};
 use crate::auth::Identity;
 use crate::error::{blocking, or_missing, ApiError};
-use crate::live::messages::Changed;
+use crate::live::change::SessionChange;
 use crate::AppState;
 
 /// The largest import body.
@@ -164,7 +164,7 @@ pub async fn import(
         ));
     }
     let store = state.store.clone();
-    let created = blocking(move || {
+    let (created, version) = blocking(move || {
         store
             .import_stories(session_id, &stories)
             .map_err(or_missing("session", session_id))
@@ -175,7 +175,13 @@ pub async fn import(
         created.len(),
         identity.user.username
     );
-    state.notify(session_id, Changed::Stories);
+    state.notify(
+        version,
+        SessionChange::Edited {
+            story: false,
+            stories: true,
+        },
+    );
     Ok(HttpResponse::Created().json(created.iter().map(StoryView::from).collect::<Vec<_>>()))
 }
 

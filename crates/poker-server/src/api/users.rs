@@ -11,6 +11,7 @@ use super::parse_id;
 use super::views::{ErrorBody, UserView};
 use crate::auth::{hash_password, Identity};
 use crate::error::{blocking, or_missing, ApiError};
+use crate::live::change::SessionChange;
 use crate::live::messages::Changed;
 use crate::AppState;
 
@@ -176,7 +177,7 @@ pub async fn update(
             .notify_all(Changed::LoginsEnded {
                 user_id: user.id,
                 token_hash: None,
-                why: "the password was changed",
+                why: "the password was changed".into(),
             })
             .await;
     }
@@ -210,11 +211,15 @@ pub async fn delete(
         .notify_all(Changed::LoginsEnded {
             user_id: id,
             token_hash: None,
-            why: "the user was deleted",
+            why: "the user was deleted".into(),
         })
         .await;
-    for session_id in touched {
-        state.notify(session_id, Changed::Reload);
+    for version in touched {
+        let change = SessionChange::Edited {
+            story: true,
+            stories: false,
+        };
+        state.notify(version, change);
     }
     Ok(HttpResponse::NoContent().finish())
 }

@@ -4,7 +4,7 @@
 
 use bytestring::ByteString;
 use poker_core::events::{Participant, StoryChanged, StoryEntry};
-use poker_core::{Deck, ServerEvent, StoryPoints, Voter, VotesView};
+use poker_core::{Deck, ServerEvent, Voter, VotesView};
 use poker_db::{Story, VoteRow};
 
 use super::messages::SocketUser;
@@ -76,9 +76,9 @@ pub fn stories_changed(stories: &[Story]) -> ServerEvent {
 }
 
 /// `story_points_submitted`.
-pub fn points_submitted(points: &StoryPoints) -> ServerEvent {
+pub fn points_submitted(points: &str) -> ServerEvent {
     ServerEvent::StoryPointsSubmitted {
-        story_points: points.to_json(),
+        story_points: poker_core::deck::points_json(points),
     }
 }
 

@@ -7,6 +7,7 @@ use actix_web_actors::ws::CloseReason;
 use bytestring::ByteString;
 use poker_core::{ClientCommand, EventName, Permission, WireError};
 
+use super::change::SessionChange;
 use super::outbox::Outbox;
 use super::session::PokerSession;
 
@@ -112,16 +113,12 @@ pub struct Idle {
 #[rtype(result = "()")]
 pub struct Stop;
 
-/// Something changed outside the socket protocol (a REST call) that members must hear about.
-#[derive(Message, Debug, Clone, PartialEq, Eq)]
+/// A change to users that every live session must hear about (from a REST call of any
+/// process; see [`super::change::Envelope::Users`]).
+#[derive(Message, Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 #[rtype(result = "()")]
+#[serde(tag = "kind", rename_all = "snake_case")]
 pub enum Changed {
-    /// The list of stories, their order, labels or points: send `stories_changed`.
-    Stories,
-    /// The active story, its votes, the deck or the secrecy setting: reload, send `story_changed`.
-    Reload,
-    /// The session was deleted: send `poker_session_ended` and close the sockets.
-    Deleted,
     /// A user's name or rights changed: their sockets' next events are judged by these, and
     /// `participants_changed` shows them.
     User {
@@ -135,9 +132,28 @@ pub enum Changed {
         user_id: i64,
         /// One login (the token's hash), or `None` for every login of the user.
         token_hash: Option<String>,
-        why: &'static str,
+        why: String,
     },
 }
+
+/// To a session: a committed change with the session's version after it, from its own write,
+/// a REST call, or another process. Applied in version order.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct Versioned {
+    pub version: i64,
+    pub change: SessionChange,
+}
+
+/// To a session: it was deleted; send `poker_session_ended` and close the sockets.
+#[derive(Message, Debug, Clone, Copy)]
+#[rtype(result = "()")]
+pub struct Deleted;
+
+/// To a session: what the backplane heard on its channel.
+#[derive(Message, Debug, Clone)]
+#[rtype(result = "()")]
+pub struct FromBackplane(pub poker_backplane::Inbound);
 
 /// To the registry, then every session: the server is stopping; close every socket with 1001
 /// once the write in flight (if any) has committed. Answers when every session has.
@@ -152,10 +168,18 @@ pub struct NotifyAll {
     pub change: Changed,
 }
 
-/// To the registry: pass a change on to the session's actor, if it is live.
+/// To the registry: pass a committed change on to the session's actor, if it is live here.
 #[derive(Message)]
 #[rtype(result = "()")]
 pub struct Notify {
     pub session_id: i64,
-    pub change: Changed,
+    pub version: i64,
+    pub change: SessionChange,
+}
+
+/// To the registry: a session was deleted; tell its actor, if it is live here.
+#[derive(Message)]
+#[rtype(result = "()")]
+pub struct NotifyDeleted {
+    pub session_id: i64,
 }

@@ -2,6 +2,8 @@
 //! [`session::PokerSession`] actor per poker session with people in it, and the
 //! [`registry::SessionRegistry`] that starts and stops session actors.
 
+pub mod change;
+pub mod cluster;
 pub mod frames;
 pub mod messages;
 pub mod outbox;

@@ -7,9 +7,12 @@ use std::sync::Arc;
 use actix::prelude::*;
 use poker_db::Store;
 
+use super::change::Envelope;
+use super::cluster::Cluster;
 use super::messages::*;
 use super::session::PokerSession;
 use super::LiveConfig;
+use crate::metrics;
 
 struct Entry {
     addr: Addr<PokerSession>,
@@ -26,13 +29,14 @@ pub struct SessionRegistry {
     next_arbiter: usize,
     store: Store,
     config: Arc<LiveConfig>,
+    cluster: Cluster,
     /// Set once the server is shutting down: no new joins.
     closing: bool,
 }
 
 impl SessionRegistry {
     /// A registry whose session actors run on `threads` arbiters of their own.
-    pub fn new(store: Store, config: LiveConfig, threads: usize) -> Self {
+    pub fn new(store: Store, config: LiveConfig, cluster: Cluster, threads: usize) -> Self {
         let arbiters = (0..threads.max(1))
             .map(|_| Arbiter::new().handle())
             .collect();
@@ -42,6 +46,7 @@ impl SessionRegistry {
             next_arbiter: 0,
             store,
             config: Arc::new(config),
+            cluster,
             closing: false,
         }
     }
@@ -49,6 +54,40 @@ impl SessionRegistry {
 
 impl Actor for SessionRegistry {
     type Context = Context<Self>;
+
+    /// With other processes: hears their changes to users on the channel for all sessions,
+    /// and keeps the backplane's gauges current.
+    fn started(&mut self, ctx: &mut Context<Self>) {
+        let Some(backplane) = self.cluster.backplane().cloned() else {
+            return;
+        };
+        let addr = ctx.address();
+        let process = backplane.process().to_string();
+        let handler: poker_backplane::Handler = Arc::new(move |inbound| {
+            if let poker_backplane::Inbound::Message(text) = inbound {
+                match Envelope::decode(&text) {
+                    Ok(Envelope::Users { origin, change }) if origin != process => {
+                        addr.do_send(NotifyAll { change });
+                    }
+                    Ok(_) => {}
+                    Err(e) => log::warn!("backplane: unreadable message for all sessions: {e}"),
+                }
+            }
+        });
+        let subscribing = backplane.clone();
+        actix_web::rt::spawn(async move {
+            let (_, confirmed) = subscribing
+                .subscribe(&subscribing.all_channel(), handler)
+                .await;
+            if let Err(e) = confirmed {
+                log::warn!("backplane: not subscribed to changes for all sessions yet: {e}");
+            }
+        });
+        ctx.run_interval(std::time::Duration::from_secs(1), move |_, _| {
+            metrics::backplane_up(backplane.is_up());
+            metrics::backplane_subscriptions(backplane.subscriptions());
+        });
+    }
 }
 
 impl Handler<Connect> for SessionRegistry {
@@ -61,14 +100,15 @@ impl Handler<Connect> for SessionRegistry {
         let entry = self.sessions.entry(msg.session_id).or_insert_with(|| {
             let arbiter = &self.arbiters[self.next_arbiter % self.arbiters.len()];
             self.next_arbiter = self.next_arbiter.wrapping_add(1);
-            let (id, store, config, registry) = (
+            let (id, store, config, registry, cluster) = (
                 msg.session_id,
                 self.store.clone(),
                 self.config.clone(),
                 ctx.address(),
+                self.cluster.clone(),
             );
             let addr = PokerSession::start_in_arbiter(arbiter, move |_| {
-                PokerSession::new(id, store, registry, config)
+                PokerSession::new(id, store, registry, config, cluster)
             });
             log::debug!("session {id}: live");
             Entry { addr, joins: 0 }
@@ -106,7 +146,20 @@ impl Handler<Notify> for SessionRegistry {
 
     fn handle(&mut self, msg: Notify, _: &mut Context<Self>) {
         if let Some(entry) = self.sessions.get(&msg.session_id) {
-            entry.addr.do_send(msg.change);
+            entry.addr.do_send(Versioned {
+                version: msg.version,
+                change: msg.change,
+            });
+        }
+    }
+}
+
+impl Handler<NotifyDeleted> for SessionRegistry {
+    type Result = ();
+
+    fn handle(&mut self, msg: NotifyDeleted, _: &mut Context<Self>) {
+        if let Some(entry) = self.sessions.get(&msg.session_id) {
+            entry.addr.do_send(Deleted);
         }
     }
 }

@@ -6,8 +6,8 @@ use actix::prelude::*;
 use poker_core::{ClientCommand, ErrorCode, EventName, WireError};
 use poker_db::{live, NextStory, VoteRow};
 
-use super::{Active, PokerSession};
-use crate::live::frames;
+use super::PokerSession;
+use crate::live::change::SessionChange;
 use crate::live::messages::ConnId;
 use crate::metrics;
 
@@ -99,27 +99,19 @@ impl PokerSession {
                     return self.reject(conn, event, invalid(message), ctx);
                 };
                 let story_id = active.story.id;
-                let saved = choice.as_str().to_string();
-                let user_id = user.id;
+                let vote = VoteRow {
+                    user_id: user.id,
+                    username: user.name.clone(),
+                    choice: choice.as_str().to_string(),
+                };
+                let saved = vote.clone();
                 self.persist(
                     ctx,
                     conn,
                     name,
-                    move |c| live::cast_vote(c, story_id, user_id, &saved),
-                    move |act, (), ctx| {
-                        if let Some(active) = act.active_mut() {
-                            let choice = choice.as_str().to_string();
-                            match active.votes.iter_mut().find(|v| v.user_id == user.id) {
-                                Some(vote) => vote.choice = choice,
-                                None => active.votes.push(VoteRow {
-                                    user_id: user.id,
-                                    username: user.name.clone(),
-                                    choice,
-                                }),
-                            }
-                        }
-                        act.broadcast_story(ctx);
-                        Ok(())
+                    move |c| live::cast_vote(c, session_id, story_id, saved.user_id, &saved.choice),
+                    move |act, version, ctx| {
+                        act.committed(version, SessionChange::Voted { story_id, vote }, ctx)
                     },
                 );
             }
@@ -132,13 +124,9 @@ impl PokerSession {
                     ctx,
                     conn,
                     name,
-                    move |c| live::clear_votes(c, story_id),
-                    |act, (), ctx| {
-                        if let Some(active) = act.active_mut() {
-                            active.votes.clear();
-                        }
-                        act.broadcast_story(ctx);
-                        Ok(())
+                    move |c| live::clear_votes(c, session_id, story_id),
+                    move |act, version, ctx| {
+                        act.committed(version, SessionChange::Reset { story_id }, ctx)
                     },
                 );
             }
@@ -152,22 +140,15 @@ impl PokerSession {
                     return self.reject(conn, event, invalid(message), ctx);
                 };
                 let story_id = active.story.id;
-                let saved = points.as_str().to_string();
+                let points = points.as_str().to_string();
+                let saved = points.clone();
                 self.persist(
                     ctx,
                     conn,
                     name,
-                    move |c| live::set_story_points(c, story_id, &saved),
-                    move |act, stories, ctx| {
-                        if let Some(state) = &mut act.state {
-                            if let Some(active) = &mut state.active {
-                                active.story.story_points = Some(points.as_str().to_string());
-                            }
-                            state.stories = stories;
-                        }
-                        act.broadcast(&frames::points_submitted(&points), ctx);
-                        act.broadcast_stories(ctx);
-                        Ok(())
+                    move |c| live::set_story_points(c, session_id, story_id, &saved),
+                    move |act, version, ctx| {
+                        act.committed(version, SessionChange::Points { story_id, points }, ctx)
                     },
                 );
             }
@@ -180,11 +161,11 @@ impl PokerSession {
                     name,
                     move |c| live::activate_story(c, session_id, story_id),
                     move |act, found, ctx| match found {
-                        Some((story, votes)) => {
-                            act.set_active(Some(Active { story, votes }));
-                            act.broadcast_story(ctx);
-                            Ok(())
-                        }
+                        Some((version, story, votes)) => act.committed(
+                            Some(version),
+                            SessionChange::Activated { story, votes },
+                            ctx,
+                        ),
                         None => Err(invalid(format!(
                             "story {story_id} is not a story of this session"
                         ))),
@@ -197,31 +178,17 @@ impl PokerSession {
                     conn,
                     name,
                     move |c| live::advance(c, session_id),
-                    |act, next, ctx| match next {
-                        NextStory::Active(story, votes) => {
-                            act.set_active(Some(Active { story, votes }));
-                            act.broadcast_story(ctx);
-                            Ok(())
-                        }
-                        NextStory::Ended => {
-                            act.set_active(None);
-                            let event = frames::session_ended(&act.config.end_redirect_url);
-                            act.broadcast(&event, ctx);
-                            Ok(())
-                        }
+                    |act, (version, next), ctx| {
+                        let change = match next {
+                            NextStory::Active(story, votes) => {
+                                SessionChange::Activated { story, votes }
+                            }
+                            NextStory::Ended => SessionChange::Ended,
+                        };
+                        act.committed(Some(version), change, ctx)
                     },
                 );
             }
-        }
-    }
-
-    fn active_mut(&mut self) -> Option<&mut Active> {
-        self.state.as_mut().and_then(|s| s.active.as_mut())
-    }
-
-    fn set_active(&mut self, active: Option<Active>) {
-        if let Some(state) = &mut self.state {
-            state.active = active;
         }
     }
 }

@@ -6,6 +6,11 @@
 //! (loading, saving, and reloading after a failure); `commands.rs` holds what each client event
 //! does; presence and frames live in `super::presence` and `super::frames`.
 //!
+//! Versions: every change committed to the session has a version (see `super::change`); the
+//! actor applies changes in version order whoever made them (`ordering.rs`), so several server
+//! processes sharing the session through Redis show one order (`sharing.rs` holds the dealings
+//! with the other processes: presence and what the backplane delivers).
+//!
 //! Storage faults: when a write fails or its outcome is unknown (a timeout, a lost COMMIT), the
 //! state is put aside as *suspect* and reloaded from the database before the next command, so
 //! memory never disagrees with what is stored; members get the stored state if it differs. While
@@ -13,7 +18,10 @@
 //! each waiting for a timeout.
 
 mod commands;
+mod ordering;
+mod sharing;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -23,6 +31,8 @@ use bytestring::ByteString;
 use poker_core::{may_see_votes, Deck, ErrorCode, ServerEvent, WireError};
 use poker_db::{DbConnection, DbError, Store, Story, VoteRow};
 
+use super::change::SessionChange;
+use super::cluster::Cluster;
 use super::frames;
 use super::messages::*;
 use super::presence::{Announce, Member, Presence};
@@ -39,6 +49,8 @@ pub const CLOSE_LOGIN_ENDED: u16 = 4001;
 /// The session as stored: what the actor knows between events.
 #[derive(Debug, Clone, PartialEq)]
 struct Loaded {
+    /// The session's version when it was read (what was read after it may be newer).
+    version: i64,
     deck: Deck,
     secret_votes: bool,
     active: Option<Active>,
@@ -65,6 +77,28 @@ pub struct PokerSession {
     suspect: Option<Loaded>,
     presence: Presence,
     joins: u64,
+    /// This process among the others that may share the session.
+    cluster: Cluster,
+    /// The version of the last change applied to `state`.
+    version: i64,
+    /// Changes that arrived before an earlier one, by version.
+    pending: BTreeMap<i64, SessionChange>,
+    /// Client events that came while changes were pending, in order.
+    deferred: std::collections::VecDeque<Command>,
+    /// Runs out when a missing change has been waited for long enough.
+    gap_timer: Option<SpawnHandle>,
+    /// When the version was last compared with the database's.
+    version_checked: Instant,
+    /// The members of other processes (the participants are the union).
+    remote: Vec<SocketUser>,
+    /// The last `participants_changed` sent to everyone, to tell whether a change elsewhere
+    /// changes what members see.
+    participants_sent: Option<ByteString>,
+    /// The subscription to the session's channel, while there is one.
+    subscription: Option<poker_backplane::Subscription>,
+    /// A presence update or read is already scheduled.
+    presence_share_due: bool,
+    presence_read_due: bool,
 }
 
 /// Loads what the actor keeps of a session; `None` when the session no longer exists.
@@ -74,6 +108,7 @@ fn load(store: &Store, id: i64) -> Result<Option<Loaded>, DbError> {
     };
     let stories = store.stories(id)?;
     Ok(Some(Loaded {
+        version: state.version,
         deck: state.session.deck,
         secret_votes: state.session.secret_votes,
         active: state.active.map(|(story, votes)| Active { story, votes }),
@@ -94,6 +129,7 @@ impl PokerSession {
         store: Store,
         registry: Addr<SessionRegistry>,
         config: Arc<LiveConfig>,
+        cluster: Cluster,
     ) -> Self {
         PokerSession {
             id,
@@ -104,6 +140,17 @@ impl PokerSession {
             suspect: None,
             presence: Presence::default(),
             joins: 0,
+            cluster,
+            version: 0,
+            pending: BTreeMap::new(),
+            deferred: std::collections::VecDeque::new(),
+            gap_timer: None,
+            version_checked: Instant::now(),
+            remote: Vec::new(),
+            participants_sent: None,
+            subscription: None,
+            presence_share_due: false,
+            presence_read_due: false,
         }
     }
 
@@ -268,11 +315,20 @@ impl PokerSession {
         }
     }
 
+    /// `participants_changed` as of now: the members of this process and of the others.
+    fn participants_frame(&self) -> ByteString {
+        frames::encode(&frames::participants_changed(
+            self.presence.users().chain(self.remote.iter()),
+        ))
+    }
+
     fn send_participants(&mut self, ctx: &mut Context<Self>) {
         self.presence.announced(Instant::now());
         if !self.presence.is_empty() {
-            let event = frames::participants_changed(self.presence.users());
-            self.broadcast(&event, ctx);
+            let frame = self.participants_frame();
+            let conns: Vec<ConnId> = self.presence.members().map(|(c, _)| c).collect();
+            self.send_to(&conns, &frame, ctx);
+            self.participants_sent = Some(frame);
         }
     }
 
@@ -289,6 +345,7 @@ impl PokerSession {
         }
         if someone_left {
             self.participants_changed(ctx);
+            self.share_presence(ctx);
         }
         if !gone.is_empty() && self.presence.is_empty() {
             self.registry.do_send(Idle {
@@ -346,6 +403,7 @@ impl PokerSession {
         );
         if old.name != user.name || old.permissions() != user.permissions() {
             self.participants_changed(ctx);
+            self.share_presence(ctx);
         }
         if self.sees_votes(&old) != self.sees_votes(&user) {
             let conns = self.presence.conns_where(|m| m.user.id == user.id);
@@ -381,7 +439,7 @@ impl PokerSession {
     {
         let started = Instant::now();
         let deadline = self.store.write_deadline();
-        let write = actix_web::rt::time::timeout(deadline, self.store.write(work));
+        let write = actix_web::rt::time::timeout(deadline, self.store.write(self.id, work));
         ctx.wait(write.into_actor(self).map(move |result, act, ctx| {
             metrics::db_write(started.elapsed());
             let result = result.unwrap_or_else(|_| {
@@ -400,17 +458,23 @@ impl PokerSession {
                 Err(e) => {
                     log::error!("session {}: could not save {event}: {e}", act.id);
                     metrics::event(event, ErrorCode::Unavailable.as_str());
-                    act.suspect_state();
+                    act.suspect_state(ctx);
                     act.unavailable(conn, ctx);
                 }
             }
         }));
     }
 
-    /// After a failed or uncertain write: forget the state until it is reloaded.
-    fn suspect_state(&mut self) {
+    /// After a failed or uncertain write, or to catch up: forget the state until it is
+    /// reloaded. The reload reads every committed change, so pending ones are dropped, and
+    /// events that waited for them go on (they wait for the reload instead).
+    fn suspect_state(&mut self, ctx: &mut Context<Self>) {
         if let Some(state) = self.state.take() {
             self.suspect = Some(state);
+        }
+        self.pending.clear();
+        if !self.deferred.is_empty() {
+            ctx.notify(RunDeferred);
         }
     }
 
@@ -424,16 +488,31 @@ impl PokerSession {
                     .as_ref()
                     .is_none_or(|b| b.active != state.active || b.deck != state.deck);
                 let stories_differ = before.as_ref().is_some_and(|b| b.stories != state.stories);
+                // The session ran out of stories meanwhile: what members would have heard.
+                let ended = before.as_ref().is_some_and(|b| b.active.is_some())
+                    && state.active.is_none()
+                    && state.stories.iter().all(|s| s.story_points.is_some());
+                self.version = state.version;
                 self.state = Some(*state);
                 if announce && before.is_some() {
-                    log::info!("session {}: state reloaded from the database", self.id);
+                    log::info!(
+                        "session {}: state reloaded from the database (version {})",
+                        self.id,
+                        self.version
+                    );
                     if story_differs {
                         self.broadcast_story(ctx);
                     }
                     if stories_differ {
                         self.broadcast_stories(ctx);
                     }
+                    if ended {
+                        let event = frames::session_ended(&self.config.end_redirect_url);
+                        self.broadcast(&event, ctx);
+                    }
                 }
+                // What the load contains is dropped; what is newer applies in order.
+                self.drain(ctx);
             }
             Reloaded::Gone => {
                 log::warn!("session {}: no longer exists", self.id);
@@ -442,7 +521,7 @@ impl PokerSession {
             }
             Reloaded::Failed(why) => {
                 log::warn!("session {}: cannot load: {why}", self.id);
-                self.suspect_state();
+                self.suspect_state(ctx);
             }
         }
     }
@@ -494,7 +573,7 @@ impl PokerSession {
     where
         F: FnOnce(&mut Self, &mut Context<Self>) + 'static,
     {
-        self.suspect_state();
+        self.suspect_state(ctx);
         if self.store.writer_problem().is_some() {
             return;
         }
@@ -511,20 +590,27 @@ impl Actor for PokerSession {
 
     fn started(&mut self, ctx: &mut Context<Self>) {
         metrics::session_started();
-        // Members joining while the state loads wait in the mailbox.
+        // Subscribe first, then load: a change committed in between arrives on the channel and
+        // is dropped if the load already has it. Members joining meanwhile wait in the mailbox.
+        self.subscribe(ctx);
         self.reload(ctx, false, |_, _, _| {});
-        ctx.run_interval(self.config.sweep_interval(), |act, ctx| act.sweep(ctx));
+        ctx.run_interval(self.config.sweep_interval(), |act, ctx| {
+            act.sweep(ctx);
+            act.presence_heartbeat(ctx);
+        });
         // A suspect state is reloaded as soon as the database answers, and members get the
         // stored state even if nobody sends anything.
         ctx.run_interval(RELOAD_EVERY, |act, ctx| {
             if act.state.is_none() && !act.presence.is_empty() {
                 act.with_state(ctx, |_, _, _| {});
             }
+            act.check_version(ctx);
         });
     }
 
     fn stopped(&mut self, _: &mut Context<Self>) {
         metrics::session_stopped();
+        self.leave_cluster();
     }
 }
 
@@ -560,6 +646,7 @@ impl Handler<Join> for PokerSession {
                 msg.user.name
             );
             let conn = msg.conn;
+            let elsewhere = act.remote.iter().any(|u| u.id == msg.user.id);
             let first_socket = act.presence.join(
                 conn,
                 Member {
@@ -571,10 +658,13 @@ impl Handler<Join> for PokerSession {
             );
             act.send_story(&[conn], ctx);
             if first_socket {
+                act.share_presence(ctx);
+            }
+            if first_socket && !elsewhere {
                 act.participants_changed(ctx);
             } else {
-                let event = frames::participants_changed(act.presence.users());
-                act.send(conn, frames::encode(&event), ctx);
+                let frame = act.participants_frame();
+                act.send(conn, frame, ctx);
             }
         });
     }
@@ -603,9 +693,38 @@ impl Handler<Command> for PokerSession {
 
     fn handle(&mut self, msg: Command, ctx: &mut Context<Self>) {
         self.presence.touch(msg.conn, Instant::now());
+        if !self.pending.is_empty() || !self.deferred.is_empty() {
+            // The state is behind a change that came early: judged now, the event would be
+            // judged by an old state. It waits (in order) until the change before it came.
+            self.deferred.push_back(msg);
+            return;
+        }
         self.command(msg.conn, msg.event, msg.parsed, ctx);
     }
 }
+
+impl Handler<RunDeferred> for PokerSession {
+    type Result = ();
+
+    /// Runs the first event that waited for the state to catch up; the next one runs after it
+    /// (after its write, which holds the mailbox).
+    fn handle(&mut self, _: RunDeferred, ctx: &mut Context<Self>) {
+        if !self.pending.is_empty() {
+            return;
+        }
+        if let Some(msg) = self.deferred.pop_front() {
+            self.command(msg.conn, msg.event, msg.parsed, ctx);
+        }
+        if !self.deferred.is_empty() {
+            ctx.notify(RunDeferred);
+        }
+    }
+}
+
+/// To a session, from itself: run the next event that waited for the state to catch up.
+#[derive(Message)]
+#[rtype(result = "()")]
+struct RunDeferred;
 
 impl Handler<Stop> for PokerSession {
     type Result = ();
@@ -618,10 +737,11 @@ impl Handler<Stop> for PokerSession {
 }
 
 impl Handler<GoingAway> for PokerSession {
-    type Result = ();
+    type Result = ResponseFuture<()>;
 
-    /// Runs after any write in flight has been answered (writes hold the mailbox back).
-    fn handle(&mut self, _: GoingAway, ctx: &mut Context<Self>) {
+    /// Runs after any write in flight has been answered (writes hold the mailbox back). Answers
+    /// once the other processes were told that this one's members left.
+    fn handle(&mut self, _: GoingAway, ctx: &mut Context<Self>) -> Self::Result {
         let conns: Vec<ConnId> = self.presence.members().map(|(c, _)| c).collect();
         self.close(
             &conns,
@@ -629,6 +749,23 @@ impl Handler<GoingAway> for PokerSession {
             "the server is shutting down; reconnect",
             ctx,
         );
+        Box::pin(self.cluster.clone().leave_now(self.id))
+    }
+}
+
+impl Handler<Versioned> for PokerSession {
+    type Result = ();
+
+    fn handle(&mut self, msg: Versioned, ctx: &mut Context<Self>) {
+        self.deliver(msg.version, msg.change, ctx);
+    }
+}
+
+impl Handler<Deleted> for PokerSession {
+    type Result = ();
+
+    fn handle(&mut self, _: Deleted, ctx: &mut Context<Self>) {
+        self.end_deleted(ctx);
     }
 }
 
@@ -637,9 +774,6 @@ impl Handler<Changed> for PokerSession {
 
     fn handle(&mut self, change: Changed, ctx: &mut Context<Self>) {
         match change {
-            Changed::Stories => self.refresh(ctx, |act, ctx| act.broadcast_stories(ctx)),
-            Changed::Reload => self.refresh(ctx, |act, ctx| act.broadcast_story(ctx)),
-            Changed::Deleted => self.end_deleted(ctx),
             Changed::User {
                 id,
                 name,

@@ -1,0 +1,1 @@
+ALTER TABLE poker_sessions DROP COLUMN version;
