@@ -176,7 +176,13 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
                     // life; joins and leaves are logged by the live actors instead.
                     .exclude_regex("^/ws/"),
             )
-            .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+            .wrap(
+                middleware::DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    // Which replica answered, behind a balancer (checked in settings to be a
+                    // valid header value).
+                    .add(("X-Served-By", state.settings.instance_name.as_str())),
+            )
             // `/ws/poker/1/` and `/ws/poker/1` are the same route.
             .wrap(middleware::NormalizePath::trim())
             .default_service(web::to(not_found))
@@ -198,6 +204,9 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     // holds a connection); then it gets 408 and the connection closes. Bodies have their own
     // bound (`api::body`). Explicit, though it is actix's default, because it is a defence.
     .client_request_timeout(Duration::from_secs(5))
+    // An idle kept-alive connection is closed after this; longer than a balancer in front keeps
+    // its idle connections to us (config/default.toml says why).
+    .keep_alive(settings.keep_alive())
     // After the answer to a closing connection, the client has this long to hang up before
     // the server drops the socket itself.
     .client_disconnect_timeout(Duration::from_secs(1))
@@ -210,6 +219,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         println!("planning-poker listening on http://{addr}");
     }
     log::info!("database: {}", store.backend());
+    log::info!("instance name (X-Served-By): {}", settings.instance_name);
     let server = server.run();
     actix_web::rt::spawn(shut_down_on_signal(server.handle(), registry_for_shutdown));
     server.await?;
