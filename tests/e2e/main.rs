@@ -7,6 +7,7 @@
 mod support;
 
 mod bad_input;
+mod balancer;
 mod bench;
 mod browser;
 mod browser_admin;
