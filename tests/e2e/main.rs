@@ -12,6 +12,7 @@ mod bench;
 mod browser;
 mod browser_admin;
 mod cli;
+mod compose;
 mod db_outage;
 mod handshake;
 mod hostile_json;
