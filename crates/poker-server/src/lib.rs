@@ -172,6 +172,9 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
                 middleware::Logger::new("%a \"%{method}xi %U\" %s %b %Dms")
                     .custom_request_replace("method", |req| req.method().to_string())
                     .exclude("/healthz")
+                    // A balancer's health check asks every 2 s; a replica that is not ready
+                    // logs why (ops.rs).
+                    .exclude("/readyz")
                     // A socket's access-log entry would hold its state for the socket's whole
                     // life; joins and leaves are logged by the live actors instead.
                     .exclude_regex("^/ws/"),
