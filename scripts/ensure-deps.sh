@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build dependencies that a fresh Debian machine may lack: pkg-config and OpenSSL headers, which
 # the bundled libpq (pq-sys) builds against. SQLite and libpq themselves are built from source.
-# Also Chromium and chromedriver for the browser tests (see the end).
+# Also Chromium and chromedriver for the browser tests, promtool, HAProxy and docker-compose
+# (see below).
 set -euo pipefail
 
 missing=()
@@ -41,4 +42,23 @@ if ! command -v redis-server >/dev/null 2>&1 || ! command -v redis-cli >/dev/nul
     if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
     $SUDO apt-get update -qq
     DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends redis-server
+fi
+
+# The balancer test (tests/e2e/balancer.rs) and scripts/stack.sh run Debian's HAProxy (2.6 on
+# bookworm, the version the compose stack's haproxy:2.6 image pins) with deploy/haproxy.cfg.
+if [ ! -x /usr/sbin/haproxy ]; then
+    echo "==> installing the balancer for the balancer test: haproxy"
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends haproxy
+fi
+
+# The compose test (tests/e2e/compose.rs) validates docker-compose.yml offline with
+# `docker-compose config -q`; Debian's package is Compose 1.29.2, which needs no Docker engine
+# for that (without recommends: the engine itself is not wanted here).
+if ! command -v docker-compose >/dev/null 2>&1; then
+    echo "==> installing docker-compose for the compose file test"
+    if [ "$(id -u)" -ne 0 ]; then SUDO=sudo; else SUDO=; fi
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends docker-compose
 fi

@@ -7,11 +7,13 @@
 mod support;
 
 mod bad_input;
+mod balancer;
 mod bench;
 mod browser;
 mod browser_admin;
 mod cli;
 mod cluster;
+mod compose;
 mod db_outage;
 mod handshake;
 mod hostile_json;

@@ -173,7 +173,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     let cluster = if redis_url.is_empty() {
         live::cluster::Cluster::alone()
     } else {
-        let process = live::cluster::process_name(&instance_name());
+        let process = live::cluster::process_name(&settings.instance_name);
         let backplane =
             poker_backplane::Backplane::connect(&redis_url, &settings.redis_prefix, process)
                 .await
@@ -225,11 +225,20 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
                 middleware::Logger::new("%a \"%{method}xi %U\" %s %b %Dms")
                     .custom_request_replace("method", |req| req.method().to_string())
                     .exclude("/healthz")
+                    // A balancer's health check asks every 2 s; a replica that is not ready
+                    // logs why (ops.rs).
+                    .exclude("/readyz")
                     // A socket's access-log entry would hold its state for the socket's whole
                     // life; joins and leaves are logged by the live actors instead.
                     .exclude_regex("^/ws/"),
             )
-            .wrap(middleware::DefaultHeaders::new().add(("X-Content-Type-Options", "nosniff")))
+            .wrap(
+                middleware::DefaultHeaders::new()
+                    .add(("X-Content-Type-Options", "nosniff"))
+                    // Which replica answered, behind a balancer (checked in settings to be a
+                    // valid header value).
+                    .add(("X-Served-By", state.settings.instance_name.as_str())),
+            )
             // `/ws/poker/1/` and `/ws/poker/1` are the same route.
             .wrap(middleware::NormalizePath::trim())
             .default_service(web::to(not_found))
@@ -251,6 +260,9 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     // holds a connection); then it gets 408 and the connection closes. Bodies have their own
     // bound (`api::body`). Explicit, though it is actix's default, because it is a defence.
     .client_request_timeout(Duration::from_secs(5))
+    // An idle kept-alive connection is closed after this; longer than a balancer in front keeps
+    // its idle connections to us (config/default.toml says why).
+    .keep_alive(settings.keep_alive())
     // After the answer to a closing connection, the client has this long to hang up before
     // the server drops the socket itself.
     .client_disconnect_timeout(Duration::from_secs(1))
@@ -263,21 +275,12 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         println!("planning-poker listening on http://{addr}");
     }
     log::info!("database: {}", store.backend());
+    log::info!("instance name (X-Served-By): {}", settings.instance_name);
     let server = server.run();
     actix_web::rt::spawn(shut_down_on_signal(server.handle(), registry_for_shutdown));
     server.await?;
     log::info!("stopped");
     Ok(())
-}
-
-/// The host's name (a container's is its id), for naming this process among others.
-fn instance_name() -> String {
-    std::env::var("HOSTNAME")
-        .ok()
-        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
-        .map(|name| name.trim().to_string())
-        .filter(|name| !name.is_empty())
-        .unwrap_or_else(|| "planning-poker".into())
 }
 
 /// How long a connection may have output that its client does not acknowledge.

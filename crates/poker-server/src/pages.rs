@@ -22,21 +22,59 @@ pub const CONTENT_SECURITY_POLICY: &str =
 
 fn asset(path: &str) -> Option<HttpResponse> {
     let file = Assets::get(path)?;
-    let mime = file.metadata.mimetype().to_string();
-    Some(
-        HttpResponse::Ok()
-            .content_type(mime)
-            .insert_header((header::CACHE_CONTROL, "no-cache"))
-            .insert_header((
-                header::ETAG,
-                format!("\"{}\"", hex(&file.metadata.sha256_hash())),
-            ))
-            .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
-            .insert_header(("Referrer-Policy", "same-origin"))
-            .body(file.data.into_owned()),
-    )
+    let etag = hex(&file.metadata.sha256_hash());
+    Some(file_response(&file.metadata, etag, file.data.into_owned()))
 }
 
+/// Where a page names the process that served it (its footer).
+const INSTANCE_PLACEHOLDER: &str = "{{instance_name}}";
+
+/// An HTML page with the process's name in its footer, so that someone behind a balancer sees
+/// which replica served it.
+fn html_page(path: &str, instance: &str) -> Option<HttpResponse> {
+    let file = Assets::get(path)?;
+    let text =
+        String::from_utf8_lossy(&file.data).replace(INSTANCE_PLACEHOLDER, &escape_html(instance));
+    // The body differs per instance, so the tag does too.
+    let etag = {
+        use std::hash::{Hash, Hasher};
+        let mut hasher = std::collections::hash_map::DefaultHasher::new();
+        instance.hash(&mut hasher);
+        format!(
+            "{}-{:016x}",
+            hex(&file.metadata.sha256_hash()),
+            hasher.finish()
+        )
+    };
+    Some(file_response(&file.metadata, etag, text.into_bytes()))
+}
+
+fn file_response(metadata: &rust_embed::Metadata, etag: String, body: Vec<u8>) -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type(metadata.mimetype().to_string())
+        .insert_header((header::CACHE_CONTROL, "no-cache"))
+        .insert_header((header::ETAG, format!("\"{etag}\"")))
+        .insert_header((header::CONTENT_SECURITY_POLICY, CONTENT_SECURITY_POLICY))
+        .insert_header(("Referrer-Policy", "same-origin"))
+        .body(body)
+}
+
+fn escape_html(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+/// The first 8 bytes in hex: enough to tell versions apart in a tag.
 fn hex(bytes: &[u8]) -> String {
     bytes.iter().take(8).map(|b| format!("{b:02x}")).collect()
 }
@@ -53,7 +91,7 @@ async fn page(req: &HttpRequest, file: &str) -> HttpResponse {
         return HttpResponse::InternalServerError().finish();
     };
     match identify(req, state).await {
-        Ok(Some(_)) => asset(file).unwrap_or_else(missing),
+        Ok(Some(_)) => html_page(file, &state.settings.instance_name).unwrap_or_else(missing),
         Ok(None) => {
             let next = req.uri().path_and_query().map_or("/", |p| p.as_str());
             let target = format!(
@@ -80,8 +118,8 @@ pub async fn index(req: HttpRequest) -> HttpResponse {
 /// The login page.
 #[utoipa::path(tag = "web", responses((status = 200, content_type = "text/html", description = "The page")))]
 #[get("/login")]
-pub async fn login() -> HttpResponse {
-    asset("login.html").unwrap_or_else(missing)
+pub async fn login(state: web::Data<AppState>) -> HttpResponse {
+    html_page("login.html", &state.settings.instance_name).unwrap_or_else(missing)
 }
 
 /// The poker session page.
@@ -123,4 +161,28 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(session)
         .service(admin)
         .service(static_file);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_page_names_the_instance_in_its_footer() {
+        for page in ["login.html", "index.html", "session.html", "admin.html"] {
+            let file = Assets::get(page).expect("the page is embedded");
+            let text = String::from_utf8_lossy(&file.data);
+            assert_eq!(
+                text.matches(INSTANCE_PLACEHOLDER).count(),
+                1,
+                "{page} has one {INSTANCE_PLACEHOLDER} (in its footer)"
+            );
+        }
+    }
+
+    #[test]
+    fn the_instance_name_is_escaped() {
+        assert_eq!(escape_html("a<b>&\"c'"), "a&lt;b&gt;&amp;&quot;c&#39;");
+        assert_eq!(escape_html("app1"), "app1");
+    }
 }

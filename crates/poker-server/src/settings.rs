@@ -29,6 +29,8 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("REDIS_PREFIX", "redis_prefix"),
     ("VERSION_CHECK_SECS", "version_check_secs"),
     ("TRUSTED_PROXIES", "trusted_proxies"),
+    ("KEEP_ALIVE_SECS", "keep_alive_secs"),
+    ("INSTANCE_NAME", "instance_name"),
 ];
 
 /// Keys whose environment variable is a comma-separated list.
@@ -59,6 +61,11 @@ pub struct Settings {
     pub version_check_secs: f64,
     /// Proxies whose `X-Forwarded-For` names the client (for counting failed logins).
     pub trusted_proxies: Vec<IpAddr>,
+    /// How long an idle kept-alive HTTP connection stays open.
+    pub keep_alive_secs: f64,
+    /// This process's name in `X-Served-By` and the web UI; never empty after loading (the
+    /// host name when not set).
+    pub instance_name: String,
 }
 
 /// Settings that cannot be loaded, with what to fix.
@@ -103,10 +110,14 @@ impl Settings {
             }
             .map_err(|e| SettingsError(e.to_string()))?;
         }
-        let settings: Settings = builder
+        let mut settings: Settings = builder
             .build()
             .and_then(Config::try_deserialize)
             .map_err(|e| SettingsError(e.to_string()))?;
+        settings.instance_name = settings.instance_name.trim().to_string();
+        if settings.instance_name.is_empty() {
+            settings.instance_name = host_name(&env);
+        }
         settings.checked()
     }
 
@@ -116,6 +127,7 @@ impl Settings {
             ("ping_interval_secs", self.ping_interval_secs),
             ("database_timeout_secs", self.database_timeout_secs),
             ("version_check_secs", self.version_check_secs),
+            ("keep_alive_secs", self.keep_alive_secs),
         ] {
             if !(secs.is_finite() && secs > 0.0 && secs < 86_400.0) {
                 return Err(SettingsError(format!(
@@ -141,11 +153,26 @@ impl Settings {
                 self.redis_prefix
             )));
         }
+        // It goes into a response header and the pages as it is.
+        let name = &self.instance_name;
+        if name.len() > MAX_INSTANCE_NAME
+            || !name.bytes().all(|b| b.is_ascii_graphic() || b == b' ')
+        {
+            return Err(SettingsError(format!(
+                "instance_name must be 1 to {MAX_INSTANCE_NAME} printable ASCII characters, \
+                 got {name:?}"
+            )));
+        }
         Ok(self)
     }
 
     pub fn version_check(&self) -> Duration {
         Duration::from_secs_f64(self.version_check_secs)
+    }
+
+    /// How long an idle kept-alive HTTP connection stays open (`HttpServer::keep_alive`).
+    pub fn keep_alive(&self) -> Duration {
+        Duration::from_secs_f64(self.keep_alive_secs)
     }
 
     pub fn client_timeout(&self) -> Duration {
@@ -184,6 +211,23 @@ impl Settings {
     pub fn redactor(&self) -> Redactor {
         Redactor(self.secret_strings())
     }
+}
+
+/// The longest `instance_name` accepted.
+const MAX_INSTANCE_NAME: usize = 64;
+
+/// The default `instance_name`: `HOSTNAME` from the environment (Docker sets it to the
+/// container's host name), else `/etc/hostname`, else `planning-poker`.
+fn host_name(env: &impl Fn(&str) -> Option<String>) -> String {
+    env("HOSTNAME")
+        .or_else(|| std::fs::read_to_string("/etc/hostname").ok())
+        .map(|name| name.trim().to_string())
+        .filter(|name| {
+            !name.is_empty()
+                && name.len() <= MAX_INSTANCE_NAME
+                && name.bytes().all(|b| b.is_ascii_graphic())
+        })
+        .unwrap_or_else(|| "planning-poker".to_string())
 }
 
 fn percent_decode(text: &str) -> String {
@@ -355,6 +399,69 @@ mod tests {
         // With no secrets set, nothing is replaced (not even the empty string).
         let plain = Settings::load_with(None, |_| None).unwrap().redactor();
         assert_eq!(plain.redact("postgres://a@b/c"), "postgres://a@b/c");
+    }
+
+    #[test]
+    fn keep_alive_defaults_to_75_s_and_is_checked_like_the_other_durations() {
+        let s = Settings::load_with(None, |_| None).unwrap();
+        assert_eq!(s.keep_alive(), Duration::from_secs(75));
+        let with = |value: &'static str| {
+            move |name: &str| (name == "KEEP_ALIVE_SECS").then(|| value.to_string())
+        };
+        let s = Settings::load_with(None, with("2.5")).unwrap();
+        assert_eq!(s.keep_alive(), Duration::from_millis(2500));
+        for nonsense in ["0", "-1", "NaN", "inf", "86400", "soon"] {
+            assert!(
+                Settings::load_with(None, with(nonsense)).is_err(),
+                "KEEP_ALIVE_SECS={nonsense} was accepted"
+            );
+        }
+    }
+
+    #[test]
+    fn the_instance_name_is_set_or_the_host_name() {
+        // Explicit wins over HOSTNAME, and is trimmed.
+        let env = |name: &str| match name {
+            "INSTANCE_NAME" => Some(" app1 ".to_string()),
+            "HOSTNAME" => Some("container-7f3a".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            Settings::load_with(None, env).unwrap().instance_name,
+            "app1"
+        );
+        // Unset or blank: the host name from the environment.
+        let env = |name: &str| match name {
+            "INSTANCE_NAME" => Some("  ".to_string()),
+            "HOSTNAME" => Some("container-7f3a\n".to_string()),
+            _ => None,
+        };
+        assert_eq!(
+            Settings::load_with(None, env).unwrap().instance_name,
+            "container-7f3a"
+        );
+        // Without HOSTNAME: /etc/hostname or the fallback; never empty, always a valid header.
+        let s = Settings::load_with(None, |_| None).unwrap();
+        assert!(!s.instance_name.is_empty());
+        assert!(s.instance_name.bytes().all(|b| b.is_ascii_graphic()));
+        // A HOSTNAME that cannot be a header value is passed over, not refused.
+        let env = |name: &str| (name == "HOSTNAME").then(|| "h\u{f6}st".to_string());
+        let s = Settings::load_with(None, env).unwrap();
+        assert_ne!(s.instance_name, "h\u{f6}st");
+    }
+
+    #[test]
+    fn an_instance_name_that_is_no_header_value_is_refused() {
+        for bad in ["app\n1", "app\u{f6}", "a\tb", &"x".repeat(65)] {
+            let bad = bad.to_string();
+            let env = move |name: &str| (name == "INSTANCE_NAME").then(|| bad.clone());
+            assert!(Settings::load_with(None, env).is_err());
+        }
+        let env = |name: &str| (name == "INSTANCE_NAME").then(|| "poker eu-1 (blue)".to_string());
+        assert_eq!(
+            Settings::load_with(None, env).unwrap().instance_name,
+            "poker eu-1 (blue)"
+        );
     }
 
     #[test]

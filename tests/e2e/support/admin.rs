@@ -137,9 +137,14 @@ pub async fn send_too_large(
             }
         };
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let text = response.text().await.unwrap_or_default();
         let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
-        return Reply { status, body };
+        return Reply {
+            status,
+            body,
+            headers,
+        };
     }
     panic!("{method} {path}: the server never answered in {ATTEMPTS} attempts");
 }

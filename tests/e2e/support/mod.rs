@@ -85,6 +85,9 @@ pub struct ServerOptions {
     /// Share live sessions through this Redis (`REDIS_URL`), under this prefix.
     pub redis: Option<(String, String)>,
     pub version_check_secs: Option<&'static str>,
+    pub keep_alive_secs: Option<&'static str>,
+    /// `INSTANCE_NAME` (`X-Served-By`); unset, the server names itself after the host.
+    pub instance_name: Option<&'static str>,
 }
 
 /// A name no other test (in this or another run) uses at the same time.
@@ -269,6 +272,8 @@ impl Server {
             ("DATABASE_TIMEOUT_SECS", self.options.database_timeout_secs),
             ("SOCKET_BACKLOG_BYTES", self.options.socket_backlog_bytes),
             ("VERSION_CHECK_SECS", self.options.version_check_secs),
+            ("KEEP_ALIVE_SECS", self.options.keep_alive_secs),
+            ("INSTANCE_NAME", self.options.instance_name),
         ] {
             match value {
                 Some(value) => cmd.env(key, value),
@@ -286,6 +291,7 @@ impl Server {
             "COOKIE_SECURE",
             "LOGIN_DAYS",
             "DATABASE_POOL_SIZE",
+            "TRUSTED_PROXIES",
         ] {
             cmd.env_remove(key);
         }
@@ -787,15 +793,30 @@ pub async fn handshake_status(request: Request) -> u16 {
     }
 }
 
+/// A header's value as text; empty when it is missing or not text.
+fn header_text(headers: &reqwest::header::HeaderMap, name: &str) -> String {
+    headers
+        .get(name)
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_string()
+}
+
 /// The answer to a REST request: the status and the JSON body (`null` when empty; a string
 /// when the body is not JSON).
 #[derive(Debug)]
 pub struct Reply {
     pub status: u16,
     pub body: Value,
+    pub headers: reqwest::header::HeaderMap,
 }
 
 impl Reply {
+    /// The `X-Served-By` header: which server process answered.
+    pub fn served_by(&self) -> String {
+        header_text(&self.headers, "x-served-by")
+    }
+
     /// Asserts the status and returns the body.
     pub fn expect_status(self, status: u16, what: &str) -> Value {
         assert_eq!(
@@ -826,7 +847,9 @@ pub struct Http {
 }
 
 impl Http {
-    fn new(base: String, token: Option<String>) -> Http {
+    /// A client of the server (or balancer) at `base` (`http://HOST:PORT`), with a bearer token
+    /// if given.
+    pub fn new(base: String, token: Option<String>) -> Http {
         let jar = Arc::new(Jar::default());
         let mut builder = reqwest::Client::builder()
             .no_proxy()
@@ -862,6 +885,7 @@ impl Http {
             .await
             .unwrap_or_else(|e| panic!("{what}: the request failed: {e}"));
         let status = response.status().as_u16();
+        let headers = response.headers().clone();
         let text = response
             .text()
             .await
@@ -871,7 +895,11 @@ impl Http {
         } else {
             serde_json::from_str(&text).unwrap_or(Value::String(text))
         };
-        Reply { status, body }
+        Reply {
+            status,
+            body,
+            headers,
+        }
     }
 
     fn url(&self, path: &str) -> String {
@@ -921,6 +949,8 @@ type Stream = WebSocketStream<MaybeTlsStream<TcpStream>>;
 pub struct WsClient {
     /// Who this is, for failure messages.
     pub name: String,
+    /// The handshake answer's `X-Served-By`: the server process the socket is on.
+    pub served_by: String,
     ws: Stream,
     /// When the latest frames were sent (see [`PACE`]).
     sent: std::collections::VecDeque<tokio::time::Instant>,
@@ -933,9 +963,10 @@ const PACE: usize = 10;
 impl WsClient {
     /// Performs the handshake.
     pub async fn connect(request: Request, name: &str) -> Result<WsClient, tungstenite::Error> {
-        let (ws, _response) = tokio_tungstenite::connect_async(request).await?;
+        let (ws, response) = tokio_tungstenite::connect_async(request).await?;
         Ok(WsClient {
             name: name.to_string(),
+            served_by: header_text(response.headers(), "x-served-by"),
             ws,
             sent: std::collections::VecDeque::new(),
         })
@@ -961,10 +992,11 @@ impl WsClient {
             .set_recv_buffer_size(recv_buffer)
             .map_err(tungstenite::Error::Io)?;
         let stream = socket.connect(addr).await.map_err(tungstenite::Error::Io)?;
-        let (ws, _response) =
+        let (ws, response) =
             tokio_tungstenite::client_async(request, MaybeTlsStream::Plain(stream)).await?;
         Ok(WsClient {
             name: name.to_string(),
+            served_by: header_text(response.headers(), "x-served-by"),
             ws,
             sent: std::collections::VecDeque::new(),
         })

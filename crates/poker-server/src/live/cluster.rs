@@ -163,8 +163,8 @@ impl Cluster {
     }
 }
 
-/// A name for this process on the backplane, unique among processes sharing one Redis: the
-/// host's name, the process id and a random part (a restarted container keeps its name and may
+/// A name for this process on the backplane, unique among processes sharing one Redis: its
+/// `INSTANCE_NAME` (the host's name by default), the process id and a random part (a restarted container keeps its name and may
 /// get the same pid).
 pub fn process_name(instance: &str) -> String {
     let mut random = [0u8; 4];

@@ -11,6 +11,8 @@ const en = {
   nav_admin: "Admin",
   logout: "Log out",
   logged_in_as: "Logged in as {name}",
+  // The footer: which server process sent the page (replicas behind a balancer differ).
+  served_by: "Served by",
   loading: "Loading…",
   retry: "Try again",
   back_to_sessions: "Back to the sessions",
@@ -165,6 +167,7 @@ const de = {
   nav_admin: "Verwaltung",
   logout: "Abmelden",
   logged_in_as: "Angemeldet als {name}",
+  served_by: "Ausgeliefert von",
   loading: "Wird geladen…",
   retry: "Erneut versuchen",
   back_to_sessions: "Zurück zu den Sitzungen",
