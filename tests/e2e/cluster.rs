@@ -47,6 +47,7 @@ mod processes {
         redis_killed_mid_session_loses_no_vote_and_members_converge,
         a_reordered_message_is_put_back_in_order,
         a_lost_message_is_detected_and_repaired,
+        rights_and_logins_changed_on_one_process_apply_on_the_others,
         sqlite_with_redis_is_refused_at_start,
     );
 }
@@ -542,6 +543,17 @@ async fn redis_killed_mid_session_loses_no_vote_and_members_converge() {
         await_voters(client, &names, Duration::from_secs(5)).await;
     }
 
+    // A change to a user made on process 0 while Redis is away: v0's socket is on process 1.
+    servers[0]
+        .admin()
+        .await
+        .patch_json(
+            &format!("/api/users/{}", voters[0].id),
+            json!({"can_vote": false}),
+        )
+        .await
+        .expect_status(200, "take v0's right to vote");
+
     redis.start_again().await;
     for server in &servers {
         let start = Instant::now();
@@ -551,6 +563,19 @@ async fn redis_killed_mid_session_loses_no_vote_and_members_converge() {
                 "/readyz answers 200 once Redis is back"
             );
             tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+    // Once Redis is back, process 1 reads its members' rights again: v0 is a spectator there too.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+        let data = clients[1].find_event("participants_changed", left).await;
+        let v0 = data["participants"]
+            .as_array()
+            .and_then(|l| l.iter().find(|p| p["name"] == "v0").cloned())
+            .unwrap_or_default();
+        if v0["permissions"] == json!([]) {
+            break;
         }
     }
     // Pub/sub works again: a change crosses within a second, without waiting for polls.
@@ -755,6 +780,79 @@ async fn a_lost_message_is_detected_and_repaired() {
     commit_behind_the_servers(&servers[0], session.id, story, last.id).await;
     for client in clients.iter_mut() {
         await_voters(client, &["lost", "voter", "last"], Duration::from_secs(5)).await;
+    }
+}
+
+async fn rights_and_logins_changed_on_one_process_apply_on_the_others() {
+    let servers = start_processes(2, machine_redis(), ServerOptions::default()).await;
+    let session = open_session(&servers[0], &[("U-1", "")]).await;
+    let moderator = servers[0].create_user("mod", Rights::Moderator).await;
+    let vera = servers[0].create_user("vera", Rights::Voter).await;
+    let mut clients = spread(&servers, session.id, &[&moderator, &vera]).await;
+    clients[0]
+        .send_event(
+            "next_story_requested",
+            json!({"story_id": session.stories[0].id}),
+        )
+        .await;
+    for client in clients.iter_mut() {
+        client
+            .find_event("story_changed", Duration::from_secs(5))
+            .await;
+    }
+
+    // Vera's socket is on process 1; her right to vote is taken through process 0.
+    servers[0]
+        .admin()
+        .await
+        .patch_json(
+            &format!("/api/users/{}", vera.id),
+            json!({"can_vote": false}),
+        )
+        .await
+        .expect_status(200, "take the right to vote");
+    for client in clients.iter_mut() {
+        let data = client
+            .find_event("participants_changed", Duration::from_secs(5))
+            .await;
+        let vera_now = data["participants"]
+            .as_array()
+            .and_then(|l| l.iter().find(|p| p["name"] == "vera").cloned())
+            .unwrap_or_default();
+        assert_eq!(
+            vera_now["permissions"],
+            json!([]),
+            "{}: {data}",
+            client.name
+        );
+    }
+    clients[1]
+        .send_event("vote_submitted", json!({"choice": "5"}))
+        .await;
+    let refused = clients[1].find_event("error", Duration::from_secs(5)).await;
+    assert_eq!(refused["code"], "forbidden", "{refused}");
+
+    // Her login ends through process 0: her socket on process 1 closes with 4001.
+    servers[0]
+        .http_with_token(&vera.token)
+        .post("/api/auth/logout", json!({}))
+        .await
+        .expect_status(204, "log out");
+    assert_eq!(close_code(&mut clients[1]).await, 4001);
+    await_participants(&mut clients[0], &set(&["mod"]), Duration::from_secs(5)).await;
+}
+
+/// The close code, skipping the frames before the close.
+async fn close_code(client: &mut WsClient) -> u16 {
+    use tokio_tungstenite::tungstenite::Message;
+    loop {
+        match client.next_raw(Duration::from_secs(5)).await {
+            Some(Ok(Message::Close(Some(frame)))) => return u16::from(frame.code),
+            Some(Ok(Message::Close(None))) => panic!("{}: closed without a code", client.name),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("{}: the socket failed before closing: {e}", client.name),
+            None => panic!("{}: not closed within 5 s", client.name),
+        }
     }
 }
 

@@ -390,7 +390,7 @@ impl PokerSession {
 
     /// A user's name or rights changed: every socket of theirs judges by the new ones, everyone
     /// sees them in `participants_changed`, and their own view of the votes follows the rights.
-    fn user_changed(&mut self, user: SocketUser, ctx: &mut Context<Self>) {
+    pub(super) fn user_changed(&mut self, user: SocketUser, ctx: &mut Context<Self>) {
         let Some(old) = self.presence.update_user(&user) else {
             return;
         };
@@ -409,6 +409,33 @@ impl PokerSession {
             let conns = self.presence.conns_where(|m| m.user.id == user.id);
             self.send_story(&conns, ctx);
         }
+    }
+
+    /// Logins ended: the sockets of `user_id` (of one login, its token's hash, or all) close
+    /// with 4001.
+    fn end_logins(
+        &mut self,
+        user_id: i64,
+        token_hash: Option<&str>,
+        why: &str,
+        ctx: &mut Context<Self>,
+    ) {
+        let conns = self.presence.conns_where(|m| {
+            m.user.id == user_id && token_hash.is_none_or(|t| t == m.user.token_hash)
+        });
+        if !conns.is_empty() {
+            log::info!(
+                "session {}: closing {} socket(s) of user {user_id}: {why}",
+                self.id,
+                conns.len()
+            );
+        }
+        self.close(
+            &conns,
+            CloseCode::Other(CLOSE_LOGIN_ENDED),
+            &format!("login ended: {why}"),
+            ctx,
+        );
     }
 
     /// The session was deleted: everyone is sent away and disconnected.
@@ -793,25 +820,7 @@ impl Handler<Changed> for PokerSession {
                 user_id,
                 token_hash,
                 why,
-            } => {
-                let conns = self.presence.conns_where(|m| {
-                    m.user.id == user_id
-                        && token_hash.as_ref().is_none_or(|t| *t == m.user.token_hash)
-                });
-                if !conns.is_empty() {
-                    log::info!(
-                        "session {}: closing {} socket(s) of user {user_id}: {why}",
-                        self.id,
-                        conns.len()
-                    );
-                }
-                self.close(
-                    &conns,
-                    CloseCode::Other(CLOSE_LOGIN_ENDED),
-                    &format!("login ended: {why}"),
-                    ctx,
-                );
-            }
+            } => self.end_logins(user_id, token_hash.as_deref(), &why, ctx),
         }
     }
 }

@@ -206,6 +206,57 @@ impl PokerSession {
     }
 }
 
+impl PokerSession {
+    /// After a Redis outage, changes to users published meanwhile were missed: every member's
+    /// login and rights are read again from the database.
+    fn recheck_members(&mut self, ctx: &mut Context<Self>) {
+        let mut logins: Vec<(i64, String)> = Vec::new();
+        for user in self.presence.users() {
+            let login = (user.id, user.token_hash.clone());
+            if !logins.contains(&login) {
+                logins.push(login);
+            }
+        }
+        if logins.is_empty() {
+            return;
+        }
+        let store = self.store.clone();
+        let read = actix_web::web::block(move || {
+            logins
+                .into_iter()
+                .map(|(id, hash)| {
+                    let found = store.user_by_token(&hash);
+                    (id, hash, found)
+                })
+                .collect::<Vec<_>>()
+        });
+        ctx.spawn(read.into_actor(self).map(|result, act, ctx| {
+            let Ok(logins) = result else { return };
+            for (user_id, hash, found) in logins {
+                match found {
+                    Ok(None) => act.end_logins(
+                        user_id,
+                        Some(&hash),
+                        "the login ended while Redis was away",
+                        ctx,
+                    ),
+                    Ok(Some(user)) => act.user_changed(
+                        SocketUser {
+                            id: user.id,
+                            name: user.username,
+                            can_vote: user.can_vote,
+                            can_moderate: user.can_moderate,
+                            token_hash: String::new(),
+                        },
+                        ctx,
+                    ),
+                    Err(e) => log::debug!("session {}: login not rechecked: {e}", act.id),
+                }
+            }
+        }));
+    }
+}
+
 impl Handler<FromBackplane> for PokerSession {
     type Result = ();
 
@@ -215,6 +266,7 @@ impl Handler<FromBackplane> for PokerSession {
                 // Redis was away: whatever was published meanwhile is lost. Reload, store this
                 // process's members again (Redis may have restarted empty) and read the others.
                 self.catch_up("resync", ctx);
+                self.recheck_members(ctx);
                 self.store_presence(true, ctx);
                 self.read_presence(ctx);
             }
