@@ -7,125 +7,18 @@
 //! socket.
 //!
 //! HAProxy must be installed (`scripts/ensure-deps.sh` installs Debian's package); without it the
-//! balancer tests fail and say so.
+//! balancer tests fail and say so. The harness (`Balancer`, `stack`) is `support/balancer.rs`.
 
-use std::path::Path;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use serde_json::{json, Value};
-use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
-use tokio::process::{Child, Command};
 
+use crate::support::balancer::stack;
 use crate::support::{
     with_bearer, Backend, Http, Rights, Server, ServerOptions, WsClient, ADMIN_PASSWORD,
 };
-
-const HAPROXY: &str = "/usr/sbin/haproxy";
-const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/haproxy.cfg");
-
-/// A free loopback port (for HAProxy, which cannot report the port it picked).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind a free loopback port")
-        .port()
-}
-
-/// HAProxy in the foreground (`-db`) with `deploy/haproxy.cfg`; killed when dropped.
-struct Balancer {
-    _child: Child,
-    port: u16,
-}
-
-impl Balancer {
-    /// Starts HAProxy in front of the two servers, with `env` added to its environment (the
-    /// config's own variables), and waits until it accepts connections.
-    async fn start(app1: &Server, app2: &Server, env: &[(&str, &str)]) -> Balancer {
-        assert!(
-            Path::new(HAPROXY).exists(),
-            "{HAPROXY} is missing: run scripts/ensure-deps.sh (it installs Debian's haproxy), \
-             or ./scripts/test.sh which calls it"
-        );
-        let port = free_port();
-        let mut cmd = Command::new(HAPROXY);
-        cmd.args(["-db", "-f", CONFIG])
-            .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-            .env("APP1_ADDR", format!("127.0.0.1:{}", app1.port()))
-            .env("APP2_ADDR", format!("127.0.0.1:{}", app2.port()))
-            .env_remove("HAPROXY_CLIENT_KEEP_ALIVE")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        for (key, value) in env {
-            cmd.env(key, value);
-        }
-        let mut child = cmd.spawn().expect("spawn haproxy");
-        // Its log (one line a request) shows with a failing test's output.
-        forward_lines(child.stdout.take().expect("stdout is piped"));
-        forward_lines(child.stderr.take().expect("stderr is piped"));
-        let deadline = Instant::now() + Duration::from_secs(10);
-        loop {
-            if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
-                break;
-            }
-            if let Some(status) = child.try_wait().expect("poll haproxy") {
-                panic!("haproxy exited ({status}) before listening; its log is above");
-            }
-            assert!(
-                Instant::now() < deadline,
-                "haproxy did not listen on 127.0.0.1:{port} within 10 s"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        Balancer {
-            _child: child,
-            port,
-        }
-    }
-
-    fn base_url(&self) -> String {
-        format!("http://127.0.0.1:{}", self.port)
-    }
-
-    fn ws_url(&self, session_id: i64) -> String {
-        format!("ws://127.0.0.1:{}/ws/poker/{session_id}/", self.port)
-    }
-}
-
-/// Copies a child's output to the test's, line by line, prefixed `[haproxy]`.
-fn forward_lines(output: impl AsyncRead + Unpin + Send + 'static) {
-    tokio::spawn(async move {
-        let mut lines = BufReader::new(output).lines();
-        while let Ok(Some(line)) = lines.next_line().await {
-            eprintln!("[haproxy] {line}");
-        }
-    });
-}
-
-/// Two servers named `replica-1` and `replica-2` on one PostgreSQL database, and HAProxy.
-async fn stack(options: ServerOptions, haproxy_env: &[(&str, &str)]) -> (Server, Server, Balancer) {
-    let app1 = Server::start_with(
-        Backend::Postgres,
-        ServerOptions {
-            instance_name: Some("replica-1"),
-            ..options.clone()
-        },
-    )
-    .await;
-    let app2 = Server::start_sharing(
-        &app1,
-        ServerOptions {
-            instance_name: Some("replica-2"),
-            ..options
-        },
-    )
-    .await;
-    let balancer = Balancer::start(&app1, &app2, haproxy_env).await;
-    (app1, app2, balancer)
-}
 
 #[tokio::test(flavor = "multi_thread")]
 #[cfg_attr(
@@ -305,7 +198,7 @@ async fn an_idle_kept_alive_connection_through_the_balancer_still_posts() {
         &[("HAPROXY_CLIENT_KEEP_ALIVE", SHORT_CLIENT_KEEP_ALIVE)],
     )
     .await;
-    let mut conn = RawHttp::connect(balancer.port).await;
+    let mut conn = RawHttp::connect(balancer.port()).await;
     let (status, _) = conn.request("GET", "/healthz", None).await;
     assert_eq!(status, 200);
 

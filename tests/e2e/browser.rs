@@ -2,10 +2,13 @@
 //! moderating, the participants list, recovering from a server restart and an expired login.
 //! SQLite only: what is under test is the page, not the database.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
-use crate::support::browser::{Browser, Proxy, Size};
-use crate::support::{Backend, Rights, Server, TestUser};
+use crate::support::browser::{
+    open_session, revealed_votes, story_points, wait_participants, wait_story, wait_votes, Browser,
+    Proxy, Size,
+};
+use crate::support::{Backend, Rights, Server};
 
 /// A session created over REST, with HTML descriptions (one with markup the server must strip).
 struct Fixture {
@@ -53,82 +56,6 @@ async fn create_fixture(server: &Server) -> Fixture {
         ));
     }
     Fixture { id, stories }
-}
-
-/// A browser logged in as `user` on the session page, connected.
-async fn open_session(proxy: &Proxy, user: &TestUser, session_id: i64) -> Browser {
-    let browser = Browser::start(&user.username).await;
-    browser
-        .login(
-            &proxy.base_url(),
-            &user.username,
-            &user.password,
-            &format!("/sessions/{session_id}"),
-        )
-        .await;
-    browser.wait_for("#conn[data-state=open]").await;
-    browser
-}
-
-/// Waits until the participants button reads "N here".
-async fn wait_participants(browser: &Browser, count: usize) {
-    browser
-        .wait_text("#participants-count", &format!("{count} here"))
-        .await;
-}
-
-/// Waits until the page shows `label` as the current story.
-async fn wait_story(browser: &Browser, label: &str) {
-    browser
-        .wait_js(
-            "document.querySelector('#story-label').textContent === arguments[0] \
-             && !document.querySelector('#story-current').hidden",
-            vec![json!(label)],
-            &format!("the current story {label:?}"),
-        )
-        .await;
-}
-
-/// The revealed votes as `option: voter, voter` strings, in the order shown.
-async fn revealed_votes(browser: &Browser) -> Vec<String> {
-    let value = browser
-        .js(
-            "return [...document.querySelectorAll('#votes .vote-group:not(.face-down)')]\
-             .map(g => g.dataset.option + ': ' + [...g.querySelectorAll('.voter-names li')]\
-             .map(li => li.textContent).join(', '))",
-            vec![],
-        )
-        .await;
-    strings(&value)
-}
-
-fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .map(|a| {
-            a.iter()
-                .map(|v| v.as_str().unwrap_or_default().to_string())
-                .collect()
-        })
-        .unwrap_or_default()
-}
-
-/// Waits until the revealed votes read exactly `expected`.
-async fn wait_votes(browser: &Browser, expected: &[&str]) {
-    browser
-        .wait_js(
-            "JSON.stringify([...document.querySelectorAll('#votes .vote-group:not(.face-down)')]\
-             .map(g => g.dataset.option + ': ' + [...g.querySelectorAll('.voter-names li')]\
-             .map(li => li.textContent).join(', '))) === arguments[0]",
-            vec![json!(serde_json::to_string(expected).expect("JSON"))],
-            &format!("the votes {expected:?}"),
-        )
-        .await;
-}
-
-/// The points shown for each story in the stories overview.
-async fn story_points(browser: &Browser) -> Vec<String> {
-    browser.texts("#stories-list .story-item .badge").await
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -213,8 +140,8 @@ async fn voter_and_moderator_estimate_a_session() {
         fixture.stories[2].clone(),
     ];
 
-    let voter = open_session(&proxy, &alice, fixture.id).await;
-    let moderator = open_session(&proxy, &carol, fixture.id).await;
+    let voter = open_session(&proxy.base_url(), &alice, fixture.id).await;
+    let moderator = open_session(&proxy.base_url(), &carol, fixture.id).await;
     wait_participants(&voter, 2).await;
     wait_participants(&moderator, 2).await;
 
@@ -428,8 +355,8 @@ async fn a_voting_moderator_votes_first_and_a_spectator_sees_no_cards() {
     let fixture = create_fixture(&server).await;
     let (first, second) = (&fixture.stories[0].1, &fixture.stories[1].1);
 
-    let lead = open_session(&proxy, &dana, fixture.id).await;
-    let watcher = open_session(&proxy, &sam, fixture.id).await;
+    let lead = open_session(&proxy.base_url(), &dana, fixture.id).await;
+    let watcher = open_session(&proxy.base_url(), &sam, fixture.id).await;
     wait_participants(&lead, 2).await;
     lead.click("#start").await;
     wait_story(&watcher, first).await;
@@ -510,8 +437,8 @@ async fn the_page_recovers_after_the_server_restarts() {
     let fixture = create_fixture(&server).await;
     let first = &fixture.stories[0].1;
 
-    let voter = open_session(&proxy, &alice, fixture.id).await;
-    let moderator = open_session(&proxy, &carol, fixture.id).await;
+    let voter = open_session(&proxy.base_url(), &alice, fixture.id).await;
+    let moderator = open_session(&proxy.base_url(), &carol, fixture.id).await;
     wait_participants(&voter, 2).await;
     moderator.click("#start").await;
     wait_story(&voter, first).await;
@@ -606,7 +533,7 @@ async fn an_expired_login_says_so_and_leads_back() {
     let fixture = create_fixture(&server).await;
     let page = format!("/sessions/{}", fixture.id);
 
-    let browser = open_session(&proxy, &alice, fixture.id).await;
+    let browser = open_session(&proxy.base_url(), &alice, fixture.id).await;
     // The login ends elsewhere (another tab logs out): the server closes the socket with 4001,
     // and the page says so without retrying (the proxy cut makes sure no socket survives).
     browser

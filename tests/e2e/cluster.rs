@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::support::admin::AdminHttp;
-use crate::support::cluster::{machine_redis, start_processes, PrivateRedis};
+use crate::support::cluster::{machine_redis, metric, start_processes, PrivateRedis};
 use crate::support::{Rights, Server, ServerOptions, TestUser, WsClient};
 
 /// Events whose frames every member gets alike (with secrecy off), in the session's order.
@@ -670,14 +670,6 @@ fn vote_change(session: i64, version: i64, story: i64, user: &TestUser) -> Value
         "change": {"kind": "voted", "story_id": story,
                    "vote": {"user_id": user.id, "username": user.username, "choice": "5"}},
     })
-}
-
-/// The value of one series of `/metrics` (0 when absent).
-async fn metric(server: &Server, series: &str) -> f64 {
-    let text = server.http().get_text("/metrics").await.text;
-    text.lines()
-        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
-        .unwrap_or(0.0)
 }
 
 async fn a_reordered_message_is_put_back_in_order() {

@@ -23,6 +23,8 @@ use tokio::process::{Child, Command};
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use super::TestUser;
+
 /// How long to wait for something a page must show.
 pub const UI_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often to look again while waiting.
@@ -335,6 +337,14 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{}: open {url}: {e}", self.name));
     }
 
+    /// Reloads the current page and waits for it to load.
+    pub async fn reload(&self) {
+        self.client()
+            .refresh()
+            .await
+            .unwrap_or_else(|e| panic!("{}: reload the page: {e}", self.name));
+    }
+
     /// The path (and query) of the current page.
     pub async fn path(&self) -> String {
         let url = self
@@ -492,6 +502,11 @@ impl Browser {
         .to_string()
     }
 
+    /// The name of the process that served the current page, from its footer ("Served by …").
+    pub async fn served_by(&self) -> String {
+        self.text("footer.served-by .served-by-name").await
+    }
+
     /// The text contents of all elements matching `css`, trimmed.
     pub async fn texts(&self, css: &str) -> Vec<String> {
         let value = self
@@ -641,6 +656,80 @@ impl Drop for Browser {
         // Also after a test failed midway.
         self.kill_group();
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The poker session page (`/sessions/{id}`), shared by the browser tests.
+
+/// A browser logged in as `user` (through the login page at `base_url`) on the session page,
+/// connected.
+pub async fn open_session(base_url: &str, user: &TestUser, session_id: i64) -> Browser {
+    let browser = Browser::start(&user.username).await;
+    browser
+        .login(
+            base_url,
+            &user.username,
+            &user.password,
+            &format!("/sessions/{session_id}"),
+        )
+        .await;
+    browser.wait_for("#conn[data-state=open]").await;
+    browser
+}
+
+/// Waits until the participants button reads "N here".
+pub async fn wait_participants(browser: &Browser, count: usize) {
+    browser
+        .wait_text("#participants-count", &format!("{count} here"))
+        .await;
+}
+
+/// Waits until the page shows `label` as the current story.
+pub async fn wait_story(browser: &Browser, label: &str) {
+    browser
+        .wait_js(
+            "document.querySelector('#story-label').textContent === arguments[0] \
+             && !document.querySelector('#story-current').hidden",
+            vec![json!(label)],
+            &format!("the current story {label:?}"),
+        )
+        .await;
+}
+
+/// The revealed votes as `option: voter, voter`, in the order shown (a JavaScript expression).
+const REVEALED_VOTES: &str = "[...document.querySelectorAll('#votes .vote-group:not(.face-down)')]\
+     .map(g => g.dataset.option + ': ' + [...g.querySelectorAll('.voter-names li')]\
+     .map(li => li.textContent).join(', '))";
+
+/// The revealed votes as `option: voter, voter` strings, in the order shown.
+pub async fn revealed_votes(browser: &Browser) -> Vec<String> {
+    let value = browser
+        .js(&format!("return {REVEALED_VOTES}"), vec![])
+        .await;
+    value
+        .as_array()
+        .map(|a| {
+            a.iter()
+                .map(|v| v.as_str().unwrap_or_default().to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Waits until the revealed votes read exactly `expected`.
+pub async fn wait_votes(browser: &Browser, expected: &[&str]) {
+    browser
+        .wait_js(
+            &format!("JSON.stringify({REVEALED_VOTES}) === arguments[0]"),
+            vec![json!(serde_json::to_string(expected).expect("JSON"))],
+            &format!("the votes {expected:?}"),
+        )
+        .await;
+}
+
+/// The points shown for each story in the stories overview.
+pub async fn story_points(browser: &Browser) -> Vec<String> {
+    browser.texts("#stories-list .story-item .badge").await
 }
 
 /// Percent-encodes a query parameter value.

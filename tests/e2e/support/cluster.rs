@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use tokio::process::{Child, Command};
 
+use super::admin::AdminHttp;
 use super::{unique_suffix, Backend, Server, ServerOptions};
 
 /// The machine's Redis, for tests that do not stop it. Panics with the fix when unset (the
@@ -116,4 +117,13 @@ pub async fn start_processes(
         servers.push(next);
     }
     servers
+}
+
+/// The value of one series of a process's own `/metrics` (0 when absent), asked of it directly
+/// rather than through a balancer.
+pub async fn metric(server: &Server, series: &str) -> f64 {
+    let text = server.http().get_text("/metrics").await.text;
+    text.lines()
+        .find_map(|line| line.strip_prefix(series)?.trim().parse().ok())
+        .unwrap_or(0.0)
 }

@@ -2,6 +2,7 @@
 //! drives it over REST (reqwest) and WebSocket (tokio-tungstenite), as PROTOCOL.md describes.
 
 pub mod admin;
+pub mod balancer;
 pub mod browser;
 pub mod cluster;
 pub mod proxy;
