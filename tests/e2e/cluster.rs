@@ -407,6 +407,19 @@ async fn presence_is_the_union_over_processes() {
         Duration::from_secs(5),
     )
     .await;
+    // One subscription per live session per process (plus one for all sessions), however many
+    // sockets the process has in the session (process 2 has two).
+    for server in &servers {
+        let mut subscriptions = 0.0;
+        for _ in 0..30 {
+            subscriptions = metric(server, "poker_backplane_subscriptions").await;
+            if subscriptions == 2.0 {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_eq!(subscriptions, 2.0, "subscriptions of one process");
+    }
     // Bob leaves (process 1): both others see it, at once.
     let bob_client = clients.remove(1);
     bob_client.close().await;

@@ -42,6 +42,8 @@ pub async fn readyz(state: web::Data<AppState>) -> HttpResponse {
         Ok(Ok(Ok(()))) => HttpResponse::Ok().json(json!({
             "status": "ready",
             "database": backend,
+            // `redis` when live sessions are shared with other processes (and Redis answers).
+            "backplane": if state.cluster.is_shared() { "redis" } else { "none" },
             "writer_restarts": state.store.writer_restarts(),
         })),
         Ok(Ok(Err(e))) => unavailable(e.to_string()),

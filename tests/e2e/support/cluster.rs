@@ -20,7 +20,11 @@ pub fn machine_redis() -> (String, String) {
     (url, format!("e2e{}", unique_suffix()))
 }
 
-/// A `redis-server` of the test's own, on a free loopback port, keeping nothing on disk.
+/// The password of a [`PrivateRedis`] (as the compose stack's Redis, it requires one).
+const PRIVATE_REDIS_PASSWORD: &str = "e2e-redis-secret";
+
+/// A `redis-server` of the test's own, on a free loopback port, keeping nothing on disk, with a
+/// password.
 pub struct PrivateRedis {
     port: u16,
     child: Option<Child>,
@@ -45,13 +49,17 @@ impl PrivateRedis {
 
     /// `REDIS_URL` and `REDIS_PREFIX` for the servers.
     pub fn redis(&self) -> (String, String) {
-        (format!("redis://127.0.0.1:{}/", self.port), "poker".into())
+        (
+            format!("redis://:{PRIVATE_REDIS_PASSWORD}@127.0.0.1:{}/", self.port),
+            "poker".into(),
+        )
     }
 
     async fn spawn(&mut self) {
         let child = Command::new("redis-server")
             .args(["--port", &self.port.to_string()])
             .args(["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .args(["--requirepass", PRIVATE_REDIS_PASSWORD])
             .arg("--dir")
             .arg(self.dir.path())
             .stdin(Stdio::null())
