@@ -37,6 +37,8 @@ pub struct Member {
     pub name: String,
     pub token: String,
     pub moderator: bool,
+    /// Whether the member casts votes in a run (a voting moderator does too).
+    pub votes: bool,
 }
 
 /// A session ready to play: its active story and members.
@@ -161,7 +163,19 @@ impl Target {
 
     /// `count` users; with `moderator_first`, the first may moderate (and not vote), the rest vote.
     pub async fn users(&self, count: usize, moderator_first: bool) -> Result<Vec<Member>> {
+        self.users_with(count, moderator_first, false).await
+    }
+
+    /// As [`Target::users`]; with `moderator_votes`, the moderator may vote too (and does in a
+    /// run), as in teams where the moderator estimates as well.
+    pub async fn users_with(
+        &self,
+        count: usize,
+        moderator_first: bool,
+        moderator_votes: bool,
+    ) -> Result<Vec<Member>> {
         let is_moderator = |i: usize| moderator_first && i == 0;
+        let votes = |i: usize| !is_moderator(i) || moderator_votes;
         if self.kind == Kind::Baseline {
             return Ok((0..count)
                 .map(|i| {
@@ -173,6 +187,7 @@ impl Target {
                         token: format!("{id}.{name}.{flag}"),
                         name,
                         moderator: is_moderator(i),
+                        votes: votes(i),
                     }
                 })
                 .collect());
@@ -191,11 +206,11 @@ impl Target {
                         .admin(
                             reqwest::Method::POST,
                             "/api/users",
-                            Some(json!({"username": name, "password": USER_PASSWORD, "can_vote": !moderator, "can_moderate": moderator})),
+                            Some(json!({"username": name, "password": USER_PASSWORD, "can_vote": votes(i), "can_moderate": moderator})),
                         )
                         .await?;
                     let token = this.token_for(&name).await?;
-                    Ok::<_, anyhow::Error>(Member { user_id: user["id"].as_i64().context("user id")?, name, token, moderator })
+                    Ok::<_, anyhow::Error>(Member { user_id: user["id"].as_i64().context("user id")?, name, token, moderator, votes: votes(i) })
                 }
             })
             .buffered(8)
