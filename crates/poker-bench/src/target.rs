@@ -298,6 +298,20 @@ impl Target {
             .await
     }
 
+    /// The server's counters and histogram sums from `/metrics` (Prometheus text), keyed by
+    /// `name{labels}`; only the metrics whose names start with one of `prefixes`.
+    pub async fn metrics(&self, prefixes: &[&str]) -> Result<HashMap<String, f64>> {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .context("GET /metrics")?
+            .text()
+            .await?;
+        Ok(parse_metrics(&text, prefixes))
+    }
+
     /// The stored choice of each voter on a story (real server only).
     pub async fn persisted_votes(&self, story_id: i64) -> Result<HashMap<i64, String>> {
         let body = self
@@ -318,5 +332,31 @@ impl Target {
             }
         }
         Ok(choices)
+    }
+}
+
+/// `name{labels} value` lines of Prometheus text whose name starts with one of `prefixes`.
+pub fn parse_metrics(text: &str, prefixes: &[&str]) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && prefixes.iter().any(|p| l.starts_with(p)))
+        .filter_map(|l| {
+            let (key, value) = l.rsplit_once(' ')?;
+            Some((key.to_string(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_lines_by_name_and_labels() {
+        let text = "# HELP poker_x x\n# TYPE poker_x counter\npoker_x{outcome=\"ok\"} 12\n\
+                    poker_x{outcome=\"failed\"} 0\npoker_y_sum 1.5\nother 3\n";
+        let m = parse_metrics(text, &["poker_x", "poker_y"]);
+        assert_eq!(m.len(), 3);
+        assert_eq!(m["poker_x{outcome=\"ok\"}"], 12.0);
+        assert_eq!(m["poker_y_sum"], 1.5);
     }
 }

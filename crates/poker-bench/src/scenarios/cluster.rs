@@ -22,7 +22,7 @@
 //! the time from the kill until every one of its members on the surviving process has received
 //! a `participants_changed` that no longer lists any member of the killed process.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -81,6 +81,46 @@ pub struct Phase {
     pub cpu_ms_per_vote: Option<f64>,
     /// Voters whose last vote is stored as sent, of all voters.
     pub persisted: (u64, u64),
+    /// What the processes' `/metrics` counted while votes were cast, summed over processes:
+    /// the backplane's counters (messages published, received in order or early, reloads)
+    /// and the database writes' count and total seconds.
+    #[serde(default)]
+    pub server_counts: BTreeMap<String, f64>,
+}
+
+/// The metrics a phase reads before and after voting.
+const METRICS: &[&str] = &[
+    "poker_backplane_published_total",
+    "poker_backplane_received_total",
+    "poker_backplane_reloads_total",
+    "poker_db_write_seconds_sum",
+    "poker_db_write_seconds_count",
+];
+
+/// The sum over `targets` of their metrics.
+async fn metrics_sum(targets: &[Target]) -> BTreeMap<String, f64> {
+    let mut sum = BTreeMap::new();
+    for target in targets {
+        if let Ok(m) = target.metrics(METRICS).await {
+            for (key, value) in m {
+                *sum.entry(key).or_insert(0.0) += value;
+            }
+        }
+    }
+    sum
+}
+
+impl Phase {
+    /// A counter's change while voting (0 when the server never counted it).
+    pub fn count(&self, key: &str) -> f64 {
+        self.server_counts.get(key).copied().unwrap_or(0.0)
+    }
+
+    /// The mean time of a database write while voting, in milliseconds.
+    pub fn mean_db_write_ms(&self) -> Option<f64> {
+        let n = self.count("poker_db_write_seconds_count");
+        (n > 0.0).then(|| self.count("poker_db_write_seconds_sum") * 1000.0 / n)
+    }
 }
 
 /// Presence convergence after `kill -9` of the second process.
@@ -348,6 +388,7 @@ async fn run_phase(
     let sessions = Arc::new(sessions);
     let pids: Vec<u32> = processes.iter().map(|p| p.pid).collect();
     let cpu = || -> Option<f64> { pids.iter().map(|pid| cpu_seconds(*pid)).sum() };
+    let metrics_before = metrics_sum(&targets).await;
     let cpu_before = cpu();
     let voting = vote_jittered(
         &sessions,
@@ -359,6 +400,14 @@ async fn run_phase(
     )
     .await;
     let server_cpu_secs = cpu().zip(cpu_before).map(|(after, before)| after - before);
+    let server_counts = metrics_sum(&targets)
+        .await
+        .into_iter()
+        .map(|(key, after)| {
+            let before = metrics_before.get(&key).copied().unwrap_or(0.0);
+            (key, after - before)
+        })
+        .collect();
     let persisted = check_persisted(&targets[0], &sessions).await?;
     let cpu_ms_per_vote = server_cpu_secs
         .filter(|_| voting.votes_delivered > 0)
@@ -385,6 +434,7 @@ async fn run_phase(
             server_cpu_secs,
             cpu_ms_per_vote,
             persisted,
+            server_counts,
         },
         presence,
     ))
@@ -568,6 +618,35 @@ pub fn print(config: &Config, outcome: &Outcome) {
             (
                 "server CPU per delivered vote (ms)",
                 per(|p| p.cpu_ms_per_vote),
+            ),
+            (
+                "database writes while voting",
+                per(|p| Some(p.count("poker_db_write_seconds_count"))),
+            ),
+            ("database write, mean (ms)", per(Phase::mean_db_write_ms)),
+            (
+                "backplane: messages published",
+                per(|p| Some(p.count("poker_backplane_published_total{outcome=\"ok\"}"))),
+            ),
+            (
+                "backplane: received and applied",
+                per(|p| Some(p.count("poker_backplane_received_total{outcome=\"applied\"}"))),
+            ),
+            (
+                "backplane: received early (waited for one)",
+                per(|p| Some(p.count("poker_backplane_received_total{outcome=\"buffered\"}"))),
+            ),
+            (
+                "backplane: reloads (gap, stale, check)",
+                per(|p| {
+                    Some(
+                        p.server_counts
+                            .iter()
+                            .filter(|(k, _)| k.starts_with("poker_backplane_reloads_total"))
+                            .map(|(_, v)| v)
+                            .fold(0.0, |a, b| a + b),
+                    )
+                }),
             ),
             ("last votes persisted", per(|p| Some(p.persisted.0 as f64))),
             ("voters", per(|p| Some(p.persisted.1 as f64))),
