@@ -86,7 +86,11 @@ impl ServerProcess {
             .env("DATABASE_URL", url)
             .env("BIND", "127.0.0.1:0")
             .env("ADMIN_PASSWORD", admin_password)
-            .env("RUST_LOG", "warn")
+            // POKER_BENCH_SERVER_LOG (a RUST_LOG filter) shows more of the server's log.
+            .env(
+                "RUST_LOG",
+                std::env::var("POKER_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
             .env_remove("REDIS_URL")
             .env_remove("REDIS_PREFIX");
         for (key, value) in env {
