@@ -1,12 +1,101 @@
 //! poker-bench end to end against the real server: short runs of its scenarios, checking that
 //! every vote is accounted for and persisted (no timing is asserted).
 
-use poker_bench::scenarios::{fanout, idle, join_storm};
+use poker_bench::scenarios::{cluster, fanout, idle, join_storm};
 use poker_bench::target::Target;
 
 use crate::support::{Backend, Server, ADMIN_PASSWORD};
 
 both_backends!(short_bench_runs_account_for_every_vote);
+
+/// `poker-bench cluster` for a few seconds: both phases of a run (one process, two), every vote
+/// delivered to every member on both processes, and a presence convergence after `kill -9`
+/// within the client timeout (plus slack). No latency is asserted.
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(all(postgres_tests, redis_tests)),
+    ignore = "TEST_DATABASE_URL and TEST_REDIS_URL not both set: the cluster scenario needs \
+              PostgreSQL and Redis"
+)]
+async fn a_short_cluster_run_measures_both_phases_and_presence() {
+    let setup = cluster::Setup {
+        binary: env!("CARGO_BIN_EXE_planning-poker").into(),
+        database_url: std::env::var("TEST_DATABASE_URL")
+            .expect("TEST_DATABASE_URL at run time, e.g. postgres://postgres@127.0.0.1:5432/test"),
+        redis_url: std::env::var("TEST_REDIS_URL")
+            .expect("TEST_REDIS_URL at run time, e.g. redis://127.0.0.1:6379/"),
+        admin_password: ADMIN_PASSWORD.to_string(),
+    };
+    let config = cluster::Config {
+        sessions: 3,
+        participants: 4,
+        interval_ms: 400,
+        duration_secs: 2,
+        runs: 1,
+        client_timeout_secs: 3,
+        jitter: 0.25,
+        moderator_votes: true,
+        without_redis_phase: false,
+    };
+    let outcome = cluster::run(&setup, &config)
+        .await
+        .unwrap_or_else(|e| panic!("cluster runs: {e:#}"));
+    cluster::print(&config, &outcome);
+    let run = &outcome.runs[0];
+    let names: Vec<&str> = run.phases.iter().map(|p| p.name.as_str()).collect();
+    assert_eq!(
+        names,
+        ["one process + Redis", "two processes + Redis"],
+        "both phases ran"
+    );
+    for phase in &run.phases {
+        let voting = &phase.voting;
+        // 3 sessions × 4 voters (the moderator votes too) × ~5 rounds.
+        assert!(voting.votes_sent >= 40, "{}: {voting:?}", phase.name);
+        assert!(voting.votes_delivered > 0, "{}: {voting:?}", phase.name);
+        // A vote overtaken by the voter's next one before everyone saw it (a loaded machine
+        // running a debug build) is not delivered: allow a few, not many.
+        assert!(
+            voting.votes_delivered * 10 >= voting.votes_sent * 9,
+            "{}: nearly every vote reached every member, on both processes: {voting:?}",
+            phase.name
+        );
+        assert_eq!(
+            voting.votes_undelivered, voting.votes_superseded,
+            "{}: nothing lost: each vote reached every member or was overtaken: {voting:?}",
+            phase.name
+        );
+        assert_eq!(voting.errors, 0, "{}: no error frames", phase.name);
+        assert!(
+            voting.per_recipient.count >= voting.votes_delivered * 4,
+            "{}: each delivered vote measured at each of the 4 members",
+            phase.name
+        );
+        assert_eq!(
+            phase.persisted,
+            (12, 12),
+            "{}: last votes stored",
+            phase.name
+        );
+        assert!(phase.server_cpu_secs.is_some(), "{}: CPU read", phase.name);
+    }
+    assert!(run.ratios.whole_session_p99.is_some());
+    let presence = &run.presence;
+    assert_eq!(
+        (
+            presence.converged,
+            presence.exact,
+            presence.survivors_closed
+        ),
+        (3, 3, 0),
+        "every session's survivors saw exactly the killed members leave: {presence:?}"
+    );
+    let slowest = presence.per_session.expect("a convergence figure").max;
+    assert!(
+        slowest <= 3_000.0 + 2_000.0,
+        "a killed process's members leave within the client timeout (3 s) + slack: {presence:?}"
+    );
+}
 
 async fn short_bench_runs_account_for_every_vote(backend: Backend) {
     let server = Server::start(backend).await;

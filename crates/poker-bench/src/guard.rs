@@ -6,7 +6,12 @@ use anyhow::{bail, Context, Result};
 pub fn ensure_loopback(url: &str) -> Result<()> {
     let parsed = url::Url::parse(url).with_context(|| format!("not a URL: {url}"))?;
     let loopback = match parsed.host() {
-        Some(url::Host::Domain(d)) => d.eq_ignore_ascii_case("localhost"),
+        // URLs of other schemes (redis://, postgres://) keep an IP address as a domain.
+        Some(url::Host::Domain(d)) => {
+            d.eq_ignore_ascii_case("localhost")
+                || d.parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        }
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
         None => false,
@@ -31,5 +36,11 @@ mod tests {
         assert!(ensure_loopback("http://192.168.1.2").is_err());
         assert!(ensure_loopback("http://example.com").is_err());
         assert!(ensure_loopback("nonsense").is_err());
+        // The cluster scenario's Redis and PostgreSQL URLs.
+        assert!(ensure_loopback("redis://127.0.0.1:6379/").is_ok());
+        assert!(ensure_loopback("postgres://postgres@127.0.0.1:5432/x").is_ok());
+        assert!(ensure_loopback("postgres://u:p@localhost/x").is_ok());
+        assert!(ensure_loopback("redis://10.1.2.3:6379/").is_err());
+        assert!(ensure_loopback("postgres://postgres@db.example.com/x").is_err());
     }
 }

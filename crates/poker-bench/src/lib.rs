@@ -6,6 +6,7 @@ pub mod baseline;
 pub mod client;
 pub mod guard;
 pub mod matching;
+pub mod pg;
 pub mod process;
 pub mod report;
 pub mod scenarios;

@@ -8,7 +8,7 @@ use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use poker_bench::process::{raise_fd_limit, ServerProcess};
 use poker_bench::report::{self, mib, Row};
-use poker_bench::scenarios::{fanout, idle, join_storm, ramp, slow_reader};
+use poker_bench::scenarios::{cluster, fanout, idle, join_storm, ramp, slow_reader};
 use poker_bench::target::{Kind, Target};
 use serde_json::{json, Value};
 
@@ -64,6 +64,10 @@ enum Command {
     Ramp(RampArgs),
     /// The fan-out, then again with a client per session that never reads: latency should hold.
     SlowReader(SlowReaderArgs),
+    /// The fan-out on one process, then with each session's members spread over two processes
+    /// sharing Redis (PostgreSQL; needs --database-url and --redis-url); then `kill -9` of one
+    /// and the time until the other's members see its members leave. Real server only.
+    Cluster(ClusterArgs),
     /// Run the in-memory baseline server (used by the bench itself).
     #[command(hide = true)]
     BaselineServer {
@@ -98,6 +102,36 @@ struct SlowReaderArgs {
     /// (several MiB on loopback) and the server's bound within the run.
     #[arg(long, default_value_t = 32_768)]
     description_bytes: usize,
+}
+
+#[derive(Args)]
+struct ClusterArgs {
+    /// Redis shared by the processes (loopback only); every phase uses a fresh REDIS_PREFIX.
+    #[arg(long)]
+    redis_url: String,
+    #[arg(short, long, default_value_t = 100)]
+    sessions: usize,
+    #[arg(short, long, default_value_t = 10)]
+    participants: usize,
+    #[arg(long, default_value_t = 1000)]
+    interval_ms: u64,
+    #[arg(long, default_value_t = 15)]
+    duration_secs: u64,
+    /// Paired runs (one process, then two), each phase on a fresh database.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// CLIENT_TIMEOUT_SECS of every process; a killed process's members leave within it.
+    #[arg(long, default_value_t = 10)]
+    client_timeout_secs: u64,
+    /// Each vote goes a random 0 .. 2 × jitter × interval after its tick (at most 0.45).
+    #[arg(long, default_value_t = 0.25)]
+    jitter: f64,
+    /// Whether the moderator (member 0) votes too.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    moderator_votes: bool,
+    /// Skip the phase of one process without Redis.
+    #[arg(long)]
+    skip_no_redis: bool,
 }
 
 #[derive(Args)]
@@ -210,6 +244,9 @@ async fn start(cli: &Cli, kind: Kind) -> Result<Measured> {
 
 async fn run(cli: &Cli) -> Result<()> {
     let fds = raise_fd_limit();
+    if let Command::Cluster(a) = &cli.command {
+        return run_cluster(cli, a).await;
+    }
     let kinds: Vec<Kind> = match cli.against {
         Against::Both => vec![Kind::Baseline, Kind::Server],
         Against::Baseline => vec![Kind::Baseline],
@@ -279,6 +316,7 @@ async fn run(cli: &Cli) -> Result<()> {
                 config = json!(c);
                 json!(slow_reader::run(target, &c).await?)
             }
+            Command::Cluster(_) => unreachable!("handled in run_cluster"),
             Command::BaselineServer { .. } => unreachable!("handled in main"),
         };
         results.push((kind, outcome));
@@ -301,6 +339,55 @@ async fn run(cli: &Cli) -> Result<()> {
             "baseline": b,
             "server": s,
             "table": rows,
+        });
+        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
+            .with_context(|| format!("write {}", path.display()))?;
+        eprintln!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+/// `cluster` measures the real server against itself (one process, then two), so it starts
+/// its own processes and has no baseline.
+async fn run_cluster(cli: &Cli, a: &ClusterArgs) -> Result<()> {
+    if cli.server_url.is_some() {
+        bail!("cluster starts its own server processes: drop --server-url");
+    }
+    if cli.against == Against::Baseline {
+        bail!("cluster compares the real server with itself: there is no baseline run");
+    }
+    let database_url = cli.database_url.clone().context(
+        "cluster needs --database-url postgres://… (a fresh database is created through it for each phase)",
+    )?;
+    let binary = match &cli.server_bin {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?.with_file_name("planning-poker"),
+    };
+    let setup = cluster::Setup {
+        binary,
+        database_url,
+        redis_url: a.redis_url.clone(),
+        admin_password: cli.admin_password.clone(),
+    };
+    let config = cluster::Config {
+        sessions: a.sessions,
+        participants: a.participants,
+        interval_ms: a.interval_ms,
+        duration_secs: a.duration_secs,
+        runs: a.runs,
+        client_timeout_secs: a.client_timeout_secs,
+        jitter: a.jitter,
+        moderator_votes: a.moderator_votes,
+        without_redis_phase: !a.skip_no_redis,
+    };
+    let outcome = cluster::run(&setup, &config).await?;
+    cluster::print(&config, &outcome);
+    if let Some(path) = &cli.json {
+        let doc = json!({
+            "scenario": "cluster",
+            "config": config,
+            "machine": {"cores": std::thread::available_parallelism().map_or(0, |n| n.get())},
+            "outcome": outcome,
         });
         std::fs::write(path, serde_json::to_string_pretty(&doc)?)
             .with_context(|| format!("write {}", path.display()))?;
@@ -499,6 +586,7 @@ fn table(command: &Command, b: Option<&Value>, s: Option<&Value>) -> Result<(Str
                 rows,
             )
         }
+        Command::Cluster(_) => unreachable!("handled in run_cluster"),
         Command::BaselineServer { .. } => unreachable!("handled in main"),
     })
 }

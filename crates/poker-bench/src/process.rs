@@ -52,6 +52,18 @@ impl ServerProcess {
         database_url: Option<&str>,
         admin_password: &str,
     ) -> Result<ServerProcess> {
+        Self::real_with(binary, database_url, admin_password, &[]).await
+    }
+
+    /// As [`ServerProcess::real`], with more environment for the server (`REDIS_URL`,
+    /// `REDIS_PREFIX`, `CLIENT_TIMEOUT_SECS`, …). Without `REDIS_URL` among them, the process
+    /// is alone whatever the bench's own environment says.
+    pub async fn real_with(
+        binary: &Path,
+        database_url: Option<&str>,
+        admin_password: &str,
+        env: &[(&str, String)],
+    ) -> Result<ServerProcess> {
         if !binary.exists() {
             bail!(
                 "no server binary at {} (build it: cargo build --release)",
@@ -74,9 +86,67 @@ impl ServerProcess {
             .env("DATABASE_URL", url)
             .env("BIND", "127.0.0.1:0")
             .env("ADMIN_PASSWORD", admin_password)
-            .env("RUST_LOG", "warn")
-            .env_remove("REDIS_URL");
-        Self::start(cmd, "planning-poker listening on http://", Some(dir)).await
+            // POKER_BENCH_SERVER_LOG (a RUST_LOG filter) shows more of the server's log.
+            .env(
+                "RUST_LOG",
+                std::env::var("POKER_BENCH_SERVER_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .env_remove("REDIS_URL")
+            .env_remove("REDIS_PREFIX");
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let process = Self::start(cmd, "planning-poker listening on http://", Some(dir)).await?;
+        crate::guard::ensure_loopback(&process.url)?;
+        Ok(process)
+    }
+
+    /// Starts `count` server processes on one database (PostgreSQL, for `count` > 1), each on a
+    /// free loopback port, all with `env`. The first starts alone (it migrates the database and
+    /// creates `admin`), then the others.
+    pub async fn several(
+        count: usize,
+        binary: &Path,
+        database_url: &str,
+        admin_password: &str,
+        env: &[(&str, String)],
+    ) -> Result<Vec<ServerProcess>> {
+        let mut processes = Vec::with_capacity(count);
+        for _ in 0..count {
+            processes.push(Self::real_with(binary, Some(database_url), admin_password, env).await?);
+        }
+        Ok(processes)
+    }
+
+    /// Stops the process with SIGTERM (a clean shutdown), or SIGKILL if it has not exited
+    /// within `grace`. Nothing happens to a process that has already exited.
+    pub async fn stop(&mut self, grace: Duration) {
+        if matches!(self.child.try_wait(), Ok(Some(_))) {
+            return;
+        }
+        // SAFETY: kill(2) on the pid of a child this process has not yet reaped.
+        unsafe {
+            libc::kill(self.pid as libc::pid_t, libc::SIGTERM);
+        }
+        if tokio::time::timeout(grace, self.child.wait())
+            .await
+            .is_err()
+        {
+            let _ = self.child.kill().await;
+        }
+    }
+
+    /// `kill -9`: the process gets no chance to clean up (no goodbye to Redis, no close
+    /// frames). Returns the moment just before the signal was sent, once the process is gone.
+    pub async fn kill9(&mut self) -> Result<std::time::Instant> {
+        let at = std::time::Instant::now();
+        // tokio's kill is SIGKILL on Unix.
+        self.child.start_kill().context("send SIGKILL")?;
+        self.child
+            .wait()
+            .await
+            .context("wait for the killed process")?;
+        Ok(at)
     }
 
     /// Starts the baseline server (this binary's `baseline-server` subcommand).

@@ -37,6 +37,8 @@ pub struct Member {
     pub name: String,
     pub token: String,
     pub moderator: bool,
+    /// Whether the member casts votes in a run (a voting moderator does too).
+    pub votes: bool,
 }
 
 /// A session ready to play: its active story and members.
@@ -161,7 +163,19 @@ impl Target {
 
     /// `count` users; with `moderator_first`, the first may moderate (and not vote), the rest vote.
     pub async fn users(&self, count: usize, moderator_first: bool) -> Result<Vec<Member>> {
+        self.users_with(count, moderator_first, false).await
+    }
+
+    /// As [`Target::users`]; with `moderator_votes`, the moderator may vote too (and does in a
+    /// run), as in teams where the moderator estimates as well.
+    pub async fn users_with(
+        &self,
+        count: usize,
+        moderator_first: bool,
+        moderator_votes: bool,
+    ) -> Result<Vec<Member>> {
         let is_moderator = |i: usize| moderator_first && i == 0;
+        let votes = |i: usize| !is_moderator(i) || moderator_votes;
         if self.kind == Kind::Baseline {
             return Ok((0..count)
                 .map(|i| {
@@ -173,6 +187,7 @@ impl Target {
                         token: format!("{id}.{name}.{flag}"),
                         name,
                         moderator: is_moderator(i),
+                        votes: votes(i),
                     }
                 })
                 .collect());
@@ -191,11 +206,11 @@ impl Target {
                         .admin(
                             reqwest::Method::POST,
                             "/api/users",
-                            Some(json!({"username": name, "password": USER_PASSWORD, "can_vote": !moderator, "can_moderate": moderator})),
+                            Some(json!({"username": name, "password": USER_PASSWORD, "can_vote": votes(i), "can_moderate": moderator})),
                         )
                         .await?;
                     let token = this.token_for(&name).await?;
-                    Ok::<_, anyhow::Error>(Member { user_id: user["id"].as_i64().context("user id")?, name, token, moderator })
+                    Ok::<_, anyhow::Error>(Member { user_id: user["id"].as_i64().context("user id")?, name, token, moderator, votes: votes(i) })
                 }
             })
             .buffered(8)
@@ -283,6 +298,20 @@ impl Target {
             .await
     }
 
+    /// The server's counters and histogram sums from `/metrics` (Prometheus text), keyed by
+    /// `name{labels}`; only the metrics whose names start with one of `prefixes`.
+    pub async fn metrics(&self, prefixes: &[&str]) -> Result<HashMap<String, f64>> {
+        let text = self
+            .http
+            .get(format!("{}/metrics", self.url))
+            .send()
+            .await
+            .context("GET /metrics")?
+            .text()
+            .await?;
+        Ok(parse_metrics(&text, prefixes))
+    }
+
     /// The stored choice of each voter on a story (real server only).
     pub async fn persisted_votes(&self, story_id: i64) -> Result<HashMap<i64, String>> {
         let body = self
@@ -303,5 +332,31 @@ impl Target {
             }
         }
         Ok(choices)
+    }
+}
+
+/// `name{labels} value` lines of Prometheus text whose name starts with one of `prefixes`.
+pub fn parse_metrics(text: &str, prefixes: &[&str]) -> HashMap<String, f64> {
+    text.lines()
+        .filter(|l| !l.starts_with('#') && prefixes.iter().any(|p| l.starts_with(p)))
+        .filter_map(|l| {
+            let (key, value) = l.rsplit_once(' ')?;
+            Some((key.to_string(), value.trim().parse().ok()?))
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn metrics_lines_by_name_and_labels() {
+        let text = "# HELP poker_x x\n# TYPE poker_x counter\npoker_x{outcome=\"ok\"} 12\n\
+                    poker_x{outcome=\"failed\"} 0\npoker_y_sum 1.5\nother 3\n";
+        let m = parse_metrics(text, &["poker_x", "poker_y"]);
+        assert_eq!(m.len(), 3);
+        assert_eq!(m["poker_x{outcome=\"ok\"}"], 12.0);
+        assert_eq!(m["poker_y_sum"], 1.5);
     }
 }
