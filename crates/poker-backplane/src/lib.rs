@@ -98,6 +98,8 @@ struct Inner {
     up: AtomicBool,
     /// Whether it has been up since the start (for what to log when it comes up).
     ever_up: AtomicBool,
+    /// Set when the process shuts down: a connection lost from then on is expected.
+    closing: AtomicBool,
     /// Why it is down, for `/readyz`.
     problem: Mutex<Option<String>>,
 }
@@ -164,6 +166,7 @@ impl Backplane {
             next_id: std::sync::atomic::AtomicU64::new(1),
             up: AtomicBool::new(false),
             ever_up: AtomicBool::new(false),
+            closing: AtomicBool::new(false),
             problem: Mutex::new(Some("not connected yet".into())),
         });
         let weak = Arc::downgrade(&inner);
@@ -201,6 +204,12 @@ impl Backplane {
     /// This process's name among those sharing Redis.
     pub fn process(&self) -> &str {
         &self.inner.process
+    }
+
+    /// The process is shutting down: from now on a lost connection is not an outage (and not
+    /// logged as one), and nothing comes up again.
+    pub fn close(&self) {
+        self.inner.closing.store(true, Ordering::Release);
     }
 
     /// Whether Redis answers.
@@ -435,6 +444,10 @@ impl Inner {
 
     /// Marks the backplane down (logged once per outage).
     fn went_down(&self, why: &str) {
+        if self.closing.load(Ordering::Acquire) {
+            log::debug!("backplane: connection ended while shutting down ({why})");
+            return;
+        }
         if let Ok(mut problem) = self.problem.lock() {
             if self.up.swap(false, Ordering::AcqRel) {
                 log::error!(
@@ -497,6 +510,9 @@ async fn watch(inner: Weak<Inner>) {
         };
         tokio::time::sleep(period).await;
         let Some(inner) = inner.upgrade() else { return };
+        if inner.closing.load(Ordering::Acquire) {
+            return;
+        }
         inner.check().await;
     }
 }

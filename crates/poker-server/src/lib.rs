@@ -195,6 +195,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     let registry =
         SessionRegistry::new(store.clone(), (*live).clone(), cluster.clone(), threads).start();
     let registry_for_shutdown = registry.clone();
+    let cluster_for_shutdown = cluster.clone();
     let metrics = metrics::install()
         .map_err(|e| log::error!("metrics are off: {e}"))
         .ok();
@@ -277,7 +278,11 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
     log::info!("database: {}", store.backend());
     log::info!("instance name (X-Served-By): {}", settings.instance_name);
     let server = server.run();
-    actix_web::rt::spawn(shut_down_on_signal(server.handle(), registry_for_shutdown));
+    actix_web::rt::spawn(shut_down_on_signal(
+        server.handle(),
+        registry_for_shutdown,
+        cluster_for_shutdown,
+    ));
     server.await?;
     log::info!("stopped");
     Ok(())
@@ -295,6 +300,7 @@ const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(5);
 async fn shut_down_on_signal(
     server: actix_web::dev::ServerHandle,
     registry: Addr<SessionRegistry>,
+    cluster: live::cluster::Cluster,
 ) {
     use actix_web::rt::signal;
     let terminate = async {
@@ -322,5 +328,7 @@ async fn shut_down_on_signal(
     {
         log::warn!("some sessions did not close their sockets in time");
     }
+    // Every session has told the other processes its members left; Redis may go now.
+    cluster.close();
     server.stop(true).await;
 }

@@ -44,6 +44,13 @@ impl Cluster {
         self.backplane.as_ref()
     }
 
+    /// The process is shutting down (after its members were taken out of every session).
+    pub fn close(&self) {
+        if let Some(backplane) = &self.backplane {
+            backplane.close();
+        }
+    }
+
     /// Whether other processes may share sessions with this one.
     pub fn is_shared(&self) -> bool {
         self.backplane.is_some()
