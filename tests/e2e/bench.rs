@@ -117,16 +117,26 @@ async fn short_bench_runs_account_for_every_vote(backend: Backend) {
         voting.votes_sent >= 8,
         "2 sessions × 2 voters × ~8 rounds: {voting:?}"
     );
+    // Every vote reached every member, or (on a loaded machine, slower than the 250 ms between
+    // two votes of one voter) was replaced by that voter's next vote, which did: none is lost.
     assert_eq!(
-        voting.votes_delivered, voting.votes_sent,
-        "every vote reached every member: {voting:?}"
+        voting.votes_undelivered, voting.votes_superseded,
+        "no vote lost: {voting:?}"
     );
-    assert_eq!(voting.votes_undelivered, 0);
-    assert_eq!(voting.errors, 0);
     assert_eq!(
-        voting.per_recipient.count,
-        voting.votes_sent * 3,
-        "each vote measured at each of the 3 members"
+        voting.votes_delivered + voting.votes_superseded,
+        voting.votes_sent,
+        "every vote accounted for: {voting:?}"
+    );
+    assert!(
+        voting.votes_superseded * 10 <= voting.votes_sent,
+        "few votes overtaken: {voting:?}"
+    );
+    assert_eq!(voting.errors, 0);
+    assert!(
+        voting.per_recipient.count >= voting.votes_delivered * 3
+            && voting.per_recipient.count <= voting.votes_sent * 3,
+        "each delivered vote measured at each of the 3 members: {voting:?}"
     );
     assert_eq!(
         outcome.persisted,
