@@ -8,6 +8,10 @@ use crate::support::{Backend, Server, ADMIN_PASSWORD};
 
 both_backends!(short_bench_runs_account_for_every_vote);
 
+/// The bench runs of this file take turns: each loads the two cores with servers and clients,
+/// and one beside another would measure the other's load (votes slower than their interval).
+static ONE_BENCH_AT_A_TIME: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 /// `poker-bench cluster` for a few seconds: both phases of a run (one process, two), every vote
 /// delivered to every member on both processes, and a presence convergence after `kill -9`
 /// within the client timeout (plus slack). No latency is asserted.
@@ -18,6 +22,7 @@ both_backends!(short_bench_runs_account_for_every_vote);
               PostgreSQL and Redis"
 )]
 async fn a_short_cluster_run_measures_both_phases_and_presence() {
+    let _alone = ONE_BENCH_AT_A_TIME.lock().await;
     let setup = cluster::Setup {
         binary: env!("CARGO_BIN_EXE_planning-poker").into(),
         database_url: std::env::var("TEST_DATABASE_URL")
@@ -98,6 +103,7 @@ async fn a_short_cluster_run_measures_both_phases_and_presence() {
 }
 
 async fn short_bench_runs_account_for_every_vote(backend: Backend) {
+    let _alone = ONE_BENCH_AT_A_TIME.lock().await;
     let server = Server::start(backend).await;
     let target = Target::server(&server.base_url(), ADMIN_PASSWORD)
         .await
