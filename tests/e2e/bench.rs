@@ -58,13 +58,9 @@ async fn a_short_cluster_run_measures_both_phases_and_presence() {
         // 3 sessions × 4 voters (the moderator votes too) × ~5 rounds.
         assert!(voting.votes_sent >= 40, "{}: {voting:?}", phase.name);
         assert!(voting.votes_delivered > 0, "{}: {voting:?}", phase.name);
-        // A vote overtaken by the voter's next one before everyone saw it (a loaded machine
-        // running a debug build) is not delivered: allow a few, not many.
-        assert!(
-            voting.votes_delivered * 10 >= voting.votes_sent * 9,
-            "{}: nearly every vote reached every member, on both processes: {voting:?}",
-            phase.name
-        );
+        // How many votes are overtaken by the voter's next one (slower than the interval) is a
+        // matter of speed, which the benchmark measures and tests do not: on a loaded machine
+        // running a debug build it varies. What must hold is that none is lost.
         assert_eq!(
             voting.votes_undelivered, voting.votes_superseded,
             "{}: nothing lost: each vote reached every member or was overtaken: {voting:?}",
@@ -133,10 +129,6 @@ async fn short_bench_runs_account_for_every_vote(backend: Backend) {
         voting.votes_delivered + voting.votes_superseded,
         voting.votes_sent,
         "every vote accounted for: {voting:?}"
-    );
-    assert!(
-        voting.votes_superseded * 10 <= voting.votes_sent,
-        "few votes overtaken: {voting:?}"
     );
     assert_eq!(voting.errors, 0);
     assert!(
