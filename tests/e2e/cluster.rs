@@ -177,6 +177,19 @@ async fn await_voters(client: &mut WsClient, voters: &[&str], within: Duration) 
     }
 }
 
+/// The first client (a moderator) starts the story; every member, on whichever process, gets
+/// its `story_changed` (other frames, such as a late `participants_changed`, are skipped).
+async fn start_story_everywhere(clients: &mut [WsClient], story_id: i64) {
+    clients[0]
+        .send_event("next_story_requested", json!({ "story_id": story_id }))
+        .await;
+    for client in clients.iter_mut() {
+        client
+            .find_event("story_changed", Duration::from_secs(5))
+            .await;
+    }
+}
+
 /// Connects `users[i]` to `servers[i % servers.len()]` and waits until every socket lists
 /// everyone.
 async fn spread(servers: &[Server], session_id: i64, users: &[&TestUser]) -> Vec<WsClient> {
@@ -327,17 +340,7 @@ async fn rest_edits_reach_members_on_every_process() {
     let moderator = servers[0].create_user("mod", Rights::Moderator).await;
     let voter = servers[0].create_user("voter", Rights::Voter).await;
     let mut clients = spread(&servers, session.id, &[&moderator, &voter]).await;
-    clients[0]
-        .send_event(
-            "next_story_requested",
-            json!({"story_id": session.stories[0].id}),
-        )
-        .await;
-    for client in clients.iter_mut() {
-        client
-            .find_event("story_changed", Duration::from_secs(5))
-            .await;
-    }
+    start_story_everywhere(&mut clients, session.stories[0].id).await;
 
     // A story added through the second process reaches the socket on the first one.
     let admin = servers[1].admin().await;
@@ -510,6 +513,17 @@ async fn ready(server: &Server) -> u16 {
     server.http().get("/readyz").await.status
 }
 
+/// Waits until every server's `/readyz` answers `status`, for at most `within`.
+async fn await_ready(servers: &[Server], status: u16, within: Duration, when: &str) {
+    for server in servers {
+        let start = Instant::now();
+        while ready(server).await != status {
+            assert!(start.elapsed() < within, "/readyz answers {status} {when}");
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    }
+}
+
 async fn redis_killed_mid_session_loses_no_vote_and_members_converge() {
     let mut redis = PrivateRedis::start().await;
     let servers = start_processes(2, redis.redis(), ServerOptions::default()).await;
@@ -518,31 +532,12 @@ async fn redis_killed_mid_session_loses_no_vote_and_members_converge() {
     let voters = servers[0].create_users("v", 4, Rights::Voter).await;
     let users: Vec<&TestUser> = std::iter::once(&moderator).chain(voters.iter()).collect();
     let mut clients = spread(&servers, session.id, &users).await;
-    clients[0]
-        .send_event(
-            "next_story_requested",
-            json!({"story_id": session.stories[0].id}),
-        )
-        .await;
-    for client in clients.iter_mut() {
-        client
-            .find_event("story_changed", Duration::from_secs(5))
-            .await;
-    }
+    start_story_everywhere(&mut clients, session.stories[0].id).await;
     assert_eq!(ready(&servers[0]).await, 200);
 
     redis.kill().await;
     // Both processes notice, and say so to the balancer.
-    for server in &servers {
-        let start = Instant::now();
-        while ready(server).await != 503 {
-            assert!(
-                start.elapsed() < Duration::from_secs(5),
-                "/readyz answers 503 while Redis is down"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+    await_ready(&servers, 503, Duration::from_secs(5), "while Redis is down").await;
     // Votes go on, on both processes: each is saved, and members of the other process get it
     // by polling the database.
     let names = ["v0", "v1", "v2", "v3"];
@@ -568,16 +563,7 @@ async fn redis_killed_mid_session_loses_no_vote_and_members_converge() {
         .expect_status(200, "take v0's right to vote");
 
     redis.start_again().await;
-    for server in &servers {
-        let start = Instant::now();
-        while ready(server).await != 200 {
-            assert!(
-                start.elapsed() < Duration::from_secs(10),
-                "/readyz answers 200 once Redis is back"
-            );
-            tokio::time::sleep(Duration::from_millis(100)).await;
-        }
-    }
+    await_ready(&servers, 200, Duration::from_secs(10), "once Redis is back").await;
     // Once Redis is back, process 1 reads its members' rights again: v0 is a spectator there too.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
     loop {
@@ -696,14 +682,7 @@ async fn a_reordered_message_is_put_back_in_order() {
     );
     let story = session.stories[0].id;
     let mut clients = spread(&servers, session.id, &[&moderator, &x]).await;
-    clients[0]
-        .send_event("next_story_requested", json!({"story_id": story}))
-        .await;
-    for client in clients.iter_mut() {
-        client
-            .find_event("story_changed", Duration::from_secs(5))
-            .await;
-    }
+    start_story_everywhere(&mut clients, story).await;
     let gaps_before = metric(&servers[1], "poker_backplane_reloads_total{reason=\"gap\"}").await;
 
     // Two changes committed elsewhere; their messages arrive in the opposite order.
@@ -756,14 +735,7 @@ async fn a_lost_message_is_detected_and_repaired() {
     );
     let story = session.stories[0].id;
     let mut clients = spread(&servers, session.id, &[&moderator, &voter]).await;
-    clients[0]
-        .send_event("next_story_requested", json!({"story_id": story}))
-        .await;
-    for client in clients.iter_mut() {
-        client
-            .find_event("story_changed", Duration::from_secs(5))
-            .await;
-    }
+    start_story_everywhere(&mut clients, story).await;
 
     // A change whose message never comes (its process died between commit and publish), then
     // a change that comes: the gap is noticed, waited for briefly, and repaired by a reload.
@@ -794,17 +766,7 @@ async fn rights_and_logins_changed_on_one_process_apply_on_the_others() {
     let moderator = servers[0].create_user("mod", Rights::Moderator).await;
     let vera = servers[0].create_user("vera", Rights::Voter).await;
     let mut clients = spread(&servers, session.id, &[&moderator, &vera]).await;
-    clients[0]
-        .send_event(
-            "next_story_requested",
-            json!({"story_id": session.stories[0].id}),
-        )
-        .await;
-    for client in clients.iter_mut() {
-        client
-            .find_event("story_changed", Duration::from_secs(5))
-            .await;
-    }
+    start_story_everywhere(&mut clients, session.stories[0].id).await;
 
     // Vera's socket is on process 1; her right to vote is taken through process 0.
     servers[0]

@@ -13,6 +13,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use futures_util::{SinkExt, StreamExt};
+use poker_bench::pg::FreshDatabase;
 use reqwest::cookie::{CookieStore, Jar};
 use serde_json::{json, Value};
 use tokio::io::{AsyncBufReadExt, BufReader};
@@ -106,62 +107,16 @@ fn unique_suffix() -> String {
     )
 }
 
-/// A PostgreSQL database created for one test and dropped (best effort) afterwards.
-struct PgDatabase {
-    admin_url: String,
-    name: String,
-    url: String,
-}
-
-impl PgDatabase {
-    /// Creates `pp_e2e_<unique>` through the connection of `TEST_DATABASE_URL`.
-    async fn create() -> PgDatabase {
-        use diesel::{Connection, RunQueryDsl};
-
-        let admin_url = std::env::var("TEST_DATABASE_URL").expect(
-            "TEST_DATABASE_URL must be set at run time for the PostgreSQL tests, e.g. \
-             postgres://postgres@127.0.0.1:5432/test",
-        );
-        let name = format!("pp_e2e_{}", unique_suffix());
-        let mut url = reqwest::Url::parse(&admin_url).expect("TEST_DATABASE_URL is a valid URL");
-        url.set_path(&format!("/{name}"));
-        let url = url.to_string();
-        let (admin, db) = (admin_url.clone(), name.clone());
-        tokio::task::spawn_blocking(move || {
-            let mut conn = diesel::PgConnection::establish(&admin)
-                .unwrap_or_else(|e| panic!("cannot connect to TEST_DATABASE_URL {admin}: {e}"));
-            diesel::sql_query(format!("CREATE DATABASE \"{db}\""))
-                .execute(&mut conn)
-                .unwrap_or_else(|e| panic!("cannot create database {db}: {e}"));
-        })
+/// A PostgreSQL database created for one test through `TEST_DATABASE_URL`, and dropped (with
+/// any connection left) afterwards: the bench's own fresh databases.
+async fn create_pg_database() -> FreshDatabase {
+    let admin_url = std::env::var("TEST_DATABASE_URL").expect(
+        "TEST_DATABASE_URL must be set at run time for the PostgreSQL tests, e.g. \
+         postgres://postgres@127.0.0.1:5432/test",
+    );
+    FreshDatabase::create(&admin_url, &format!("e2e_{}", unique_suffix()))
         .await
-        .expect("the database creation task ran");
-        PgDatabase {
-            admin_url,
-            name,
-            url,
-        }
-    }
-}
-
-impl Drop for PgDatabase {
-    fn drop(&mut self) {
-        use diesel::{Connection, RunQueryDsl};
-
-        let result = diesel::PgConnection::establish(&self.admin_url)
-            .map_err(|e| e.to_string())
-            .and_then(|mut conn| {
-                diesel::sql_query(format!(
-                    "DROP DATABASE IF EXISTS \"{}\" WITH (FORCE)",
-                    self.name
-                ))
-                .execute(&mut conn)
-                .map_err(|e| e.to_string())
-            });
-        if let Err(e) = result {
-            eprintln!("warning: could not drop test database {}: {e}", self.name);
-        }
-    }
+        .unwrap_or_else(|e| panic!("cannot create a database through TEST_DATABASE_URL: {e:#}"))
 }
 
 /// A running server on its own database. The process is killed when this is dropped.
@@ -173,7 +128,7 @@ pub struct Server {
     /// The server's working directory (and the SQLite file).
     _dir: tempfile::TempDir,
     /// Dropped after the process is killed (see `Drop`).
-    _postgres: Option<PgDatabase>,
+    _postgres: Option<FreshDatabase>,
 }
 
 impl Server {
@@ -196,7 +151,7 @@ impl Server {
                 (format!("sqlite://{path}"), None)
             }
             Backend::Postgres => {
-                let db = PgDatabase::create().await;
+                let db = create_pg_database().await;
                 (db.url.clone(), Some(db))
             }
         };

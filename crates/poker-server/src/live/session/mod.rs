@@ -784,7 +784,7 @@ impl Handler<Versioned> for PokerSession {
     type Result = ();
 
     fn handle(&mut self, msg: Versioned, ctx: &mut Context<Self>) {
-        self.deliver(msg.version, msg.change, ctx);
+        let _ = self.deliver(msg.version, msg.change, ctx);
     }
 }
 

@@ -36,18 +36,21 @@ impl PokerSession {
             ));
         };
         self.cluster.publish_change(self.id, version, &change);
-        self.deliver(version, change, ctx);
+        let _ = self.deliver(version, change, ctx);
         Ok(())
     }
 
-    /// Applies a committed change in its place in the order.
-    pub(super) fn deliver(&mut self, version: i64, change: SessionChange, ctx: &mut Context<Self>) {
-        if self.state.is_none() {
-            // Not loaded (or suspect): the coming load reads it from the database.
-            return;
-        }
-        if version <= self.version {
-            return;
+    /// Applies a committed change in its place in the order; says what became of it
+    /// (`applied`, `duplicate` or `buffered`, as `poker_backplane_received_total` counts).
+    pub(super) fn deliver(
+        &mut self,
+        version: i64,
+        change: SessionChange,
+        ctx: &mut Context<Self>,
+    ) -> &'static str {
+        if self.state.is_none() || version <= self.version {
+            // Already applied, or not loaded (or suspect): the coming load reads it.
+            return "duplicate";
         }
         if version > self.version + 1 {
             log::debug!(
@@ -57,11 +60,12 @@ impl PokerSession {
             );
             self.pending.insert(version, change);
             self.await_gap(ctx);
-            return;
+            return "buffered";
         }
         self.version = version;
         self.apply(change, ctx);
         self.drain(ctx);
+        "applied"
     }
 
     /// Applies the pending changes that are next in order; drops those already applied.

@@ -286,17 +286,10 @@ impl Handler<FromBackplane> for PokerSession {
                         change,
                         ..
                     } if session == self.id => {
-                        let outcome = if version <= self.version {
-                            "duplicate"
-                        } else if version > self.version + 1 {
-                            "buffered"
-                        } else {
-                            "applied"
-                        };
+                        let outcome = self.deliver(version, change, ctx);
                         if !mine {
                             metrics::backplane_received(outcome);
                         }
-                        self.deliver(version, change, ctx);
                     }
                     Envelope::Presence { session, .. } if session == self.id && !mine => {
                         self.read_presence_soon(ctx);
