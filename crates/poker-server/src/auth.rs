@@ -1,13 +1,8 @@
 //! Who is asking: argon2 passwords, random tokens stored as SHA-256, the signed login cookie,
 //! and the identity of a request (cookie, `Authorization: Bearer`, or `?token=`).
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{mpsc, Arc, Mutex, OnceLock};
-
 use actix_web::cookie::{time, Cookie, CookieJar, Key, SameSite};
 use actix_web::{dev::Payload, http::header, web, FromRequest, HttpRequest};
-use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use argon2::Argon2;
 use base64::Engine;
 use futures_util::future::LocalBoxFuture;
 use poker_db::{Store, TokenKind, User};
@@ -16,132 +11,17 @@ use sha2::{Digest, Sha256};
 use crate::error::{blocking, ApiError};
 use crate::AppState;
 
+pub use crate::passwords::{hash_password, verify_password};
+
 /// The name of the login cookie.
 pub const COOKIE_NAME: &str = "poker_login";
 /// The settings key under which a generated cookie key is kept.
 const COOKIE_KEY_SETTING: &str = "cookie_key";
 
-fn random_bytes<const N: usize>() -> [u8; N] {
+pub(crate) fn random_bytes<const N: usize>() -> [u8; N] {
     let mut bytes = [0u8; N];
     getrandom::fill(&mut bytes).expect("the operating system's random source works");
     bytes
-}
-
-/// Threads that do all password hashing.
-const HASHING_THREADS: usize = 2;
-/// Hash jobs that may wait for a hashing thread. Past this, a request is refused at once (503)
-/// rather than queued: 64 argon2 runs on two threads are about a second of waiting, while an
-/// unbounded queue under a login flood would make every login wait minutes.
-const MAX_WAITING_HASHES: usize = 64;
-
-type HashJob = Box<dyn FnOnce() + Send>;
-
-/// Jobs handed to the hashing threads and not yet finished.
-static HASHES_PENDING: AtomicUsize = AtomicUsize::new(0);
-
-fn hashing_busy() -> ApiError {
-    ApiError::Busy("the server is busy checking passwords; try again in a second".into())
-}
-
-/// Runs `f` on one of the hashing threads and waits for it. Argon2 takes 19 MiB per hash: on a
-/// fixed pair of long-lived threads, the allocator keeps at most two such blocks (not one per
-/// blocking thread that ever hashed), and a flood of logins cannot take more than two cores.
-/// Fails with [`ApiError::Busy`] when [`MAX_WAITING_HASHES`] jobs are already waiting.
-fn on_hashing_thread<T: Send + 'static>(
-    f: impl FnOnce() -> T + Send + 'static,
-) -> Result<T, ApiError> {
-    static POOL: OnceLock<Mutex<mpsc::Sender<HashJob>>> = OnceLock::new();
-    let pool = POOL.get_or_init(|| {
-        let (jobs, queue) = mpsc::channel::<HashJob>();
-        let queue = Arc::new(Mutex::new(queue));
-        for i in 0..HASHING_THREADS {
-            let queue = queue.clone();
-            let spawned = std::thread::Builder::new()
-                .name(format!("poker-hash-{i}"))
-                .spawn(move || loop {
-                    // The lock is held only while taking a job, not while running it.
-                    let job = match queue.lock() {
-                        Ok(queue) => queue.recv(),
-                        Err(_) => return,
-                    };
-                    match job {
-                        Ok(job) => job(),
-                        Err(_) => return,
-                    }
-                });
-            if let Err(e) = spawned {
-                log::error!("cannot start a hashing thread: {e}");
-            }
-        }
-        Mutex::new(jobs)
-    });
-    // Running jobs count too; the bound is on waiting ones, so allow the threads' share.
-    let limit = MAX_WAITING_HASHES + HASHING_THREADS;
-    if HASHES_PENDING
-        .fetch_update(Ordering::AcqRel, Ordering::Acquire, |n| {
-            (n < limit).then_some(n + 1)
-        })
-        .is_err()
-    {
-        return Err(hashing_busy());
-    }
-    let (reply, answer) = mpsc::channel();
-    let job: HashJob = Box::new(move || {
-        let value = f();
-        HASHES_PENDING.fetch_sub(1, Ordering::AcqRel);
-        let _ = reply.send(value);
-    });
-    let queued = pool.lock().is_ok_and(|jobs| jobs.send(job).is_ok());
-    if !queued {
-        HASHES_PENDING.fetch_sub(1, Ordering::AcqRel);
-        return Err(ApiError::Internal(
-            "the password hashing threads are gone".into(),
-        ));
-    }
-    answer
-        .recv()
-        .map_err(|_| ApiError::Internal("a password hashing job was lost".into()))
-}
-
-fn hash_now(password: &[u8]) -> Result<String, ApiError> {
-    let salt = SaltString::encode_b64(&random_bytes::<16>())
-        .map_err(|e| ApiError::Internal(format!("salt: {e}")))?;
-    Argon2::default()
-        .hash_password(password, &salt)
-        .map(|hash| hash.to_string())
-        .map_err(|e| ApiError::Internal(format!("hashing: {e}")))
-}
-
-/// Hashes a password with argon2id and a random salt.
-pub fn hash_password(password: &str) -> Result<String, ApiError> {
-    let password = password.to_string();
-    on_hashing_thread(move || hash_now(password.as_bytes()))?
-}
-
-/// Checks a password against a stored argon2 hash; `None` (no such user) checks it against a
-/// fixed hash of a random password instead, so an unknown username costs the same argon2 run
-/// as a known one and the answer's timing does not tell which usernames exist.
-pub fn verify_password(hash: Option<&str>, password: &str) -> Result<bool, ApiError> {
-    static DUMMY: OnceLock<Option<String>> = OnceLock::new();
-    let (hash, password) = (hash.map(str::to_string), password.to_string());
-    on_hashing_thread(move || {
-        let known = hash.is_some();
-        let hash = match hash {
-            Some(hash) => hash,
-            None => match DUMMY.get_or_init(|| hash_now(&random_bytes::<32>()).ok()) {
-                Some(dummy) => dummy.clone(),
-                None => return false,
-            },
-        };
-        let matches = PasswordHash::new(&hash)
-            .map(|parsed| {
-                Argon2::default()
-                    .verify_password(password.as_bytes(), &parsed)
-                    .is_ok()
-            })
-            .unwrap_or(false);
-        known && matches
-    })
 }
 
 /// A new random secret: 256 bits, URL-safe base64.
@@ -323,53 +203,6 @@ pub fn issue_token(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// The hashing threads are one per process: the test that fills their queue must not run
-    /// beside one that hashes.
-    static HASHING: Mutex<()> = Mutex::new(());
-
-    #[test]
-    fn passwords_verify_only_themselves() {
-        let _alone = HASHING.lock().unwrap_or_else(|e| e.into_inner());
-        let hash = hash_password("correct horse").unwrap();
-        assert!(hash.starts_with("$argon2id$"));
-        assert!(verify_password(Some(&hash), "correct horse").unwrap());
-        assert!(!verify_password(Some(&hash), "wrong").unwrap());
-        assert!(!verify_password(Some("not a hash"), "correct horse").unwrap());
-        assert!(!verify_password(None, "correct horse").unwrap());
-    }
-
-    #[test]
-    fn a_full_hashing_queue_refuses_at_once() {
-        let _alone = HASHING.lock().unwrap_or_else(|e| e.into_inner());
-        // Hold both threads and fill the queue with jobs that wait for a signal.
-        let (go, wait) = std::sync::mpsc::channel::<()>();
-        let wait = Arc::new(Mutex::new(wait));
-        let mut held = Vec::new();
-        for _ in 0..(MAX_WAITING_HASHES + HASHING_THREADS) {
-            let wait = wait.clone();
-            held.push(std::thread::spawn(move || {
-                on_hashing_thread(move || {
-                    let _ = wait.lock().map(|w| w.recv());
-                })
-            }));
-        }
-        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-        while HASHES_PENDING.load(Ordering::Acquire) < MAX_WAITING_HASHES + HASHING_THREADS {
-            assert!(std::time::Instant::now() < deadline, "the jobs were queued");
-            std::thread::sleep(std::time::Duration::from_millis(5));
-        }
-        let started = std::time::Instant::now();
-        assert!(matches!(hash_password("x"), Err(ApiError::Busy(_))));
-        assert!(started.elapsed() < std::time::Duration::from_millis(100));
-        for _ in 0..held.len() {
-            let _ = go.send(());
-        }
-        for job in held {
-            assert!(job.join().unwrap().is_ok());
-        }
-        assert!(hash_password("x").is_ok());
-    }
 
     #[test]
     fn secrets_are_random_and_hashes_stable() {

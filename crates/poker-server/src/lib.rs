@@ -8,6 +8,7 @@ pub mod live;
 pub mod metrics;
 pub mod ops;
 pub mod pages;
+pub mod passwords;
 pub mod settings;
 pub mod setup;
 pub mod throttle;
