@@ -48,6 +48,10 @@ fn bump_if_active(
 
 /// Records a user's vote on the active story, replacing any earlier vote of theirs (it keeps
 /// its place): the session's new version, or `None` if the story is no longer active.
+///
+/// One statement on PostgreSQL (see [`CastVote`]), so that a vote alone in its batch commits in
+/// a single round trip (`Store::write_statement`); on SQLite, whose statements cost no round
+/// trip, the version bump and an upsert.
 pub fn cast_vote(
     conn: &mut DbConnection,
     session_id: i64,
@@ -55,27 +59,79 @@ pub fn cast_vote(
     user_id: i64,
     choice: &str,
 ) -> Result<Option<i64>, DbError> {
+    if let DbConnection::Postgresql(pg) = conn {
+        let statement = CastVote {
+            session_id,
+            story_id,
+            user_id,
+            choice: choice.to_string(),
+        };
+        return Ok(statement.get_result::<i64>(pg).optional()?);
+    }
     let Some(version) = bump_if_active(conn, session_id, story_id)? else {
         return Ok(None);
     };
-    let updated = diesel::update(
-        votes::table
-            .filter(votes::story_id.eq(story_id))
-            .filter(votes::user_id.eq(user_id)),
-    )
-    .set(votes::choice.eq(choice))
-    .execute(conn)?;
-    if updated == 0 {
+    // Upserts are backend-specific in diesel: run on the SQLite connection itself.
+    if let DbConnection::Sqlite(sqlite) = conn {
         diesel::insert_into(votes::table)
             .values((
                 votes::story_id.eq(story_id),
                 votes::user_id.eq(user_id),
                 votes::choice.eq(choice),
             ))
-            .execute(conn)?;
+            .on_conflict((votes::story_id, votes::user_id))
+            .do_update()
+            .set(votes::choice.eq(choice))
+            .execute(sqlite)?;
     }
     Ok(Some(version))
 }
+
+/// [`cast_vote`] on PostgreSQL as one statement: the version bump (only while the story is
+/// active, under the session row's lock) and the upsert of the vote, which runs only if the
+/// bump found the row. It yields the new version, or no row when the story is not active.
+/// Written by hand because diesel's DSL has no data-modifying `WITH`; it has a static query id,
+/// so diesel prepares it once per connection.
+#[derive(diesel::query_builder::QueryId)]
+struct CastVote {
+    session_id: i64,
+    story_id: i64,
+    user_id: i64,
+    choice: String,
+}
+
+impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CastVote {
+    fn walk_ast<'b>(
+        &'b self,
+        mut out: diesel::query_builder::AstPass<'_, 'b, diesel::pg::Pg>,
+    ) -> QueryResult<()> {
+        use diesel::sql_types::{BigInt, Text};
+        out.push_sql("WITH bumped AS (UPDATE poker_sessions SET version = version + 1 WHERE id = ");
+        out.push_bind_param::<BigInt, _>(&self.session_id)?;
+        out.push_sql(" AND active_story_id = ");
+        out.push_bind_param::<BigInt, _>(&self.story_id)?;
+        out.push_sql(
+            " RETURNING version), voted AS (INSERT INTO votes (story_id, user_id, choice) \
+             SELECT ",
+        );
+        out.push_bind_param::<BigInt, _>(&self.story_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<BigInt, _>(&self.user_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.choice)?;
+        out.push_sql(
+            " FROM bumped ON CONFLICT (story_id, user_id) DO UPDATE SET choice = EXCLUDED.choice) \
+             SELECT version FROM bumped",
+        );
+        Ok(())
+    }
+}
+
+impl diesel::query_builder::Query for CastVote {
+    type SqlType = diesel::sql_types::BigInt;
+}
+
+impl RunQueryDsl<diesel::PgConnection> for CastVote {}
 
 /// Deletes every vote on the active story: the new version, or `None` if it is no longer active.
 pub fn clear_votes(

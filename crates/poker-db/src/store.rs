@@ -120,6 +120,20 @@ impl Store {
         self.writer.write(session_id, work)
     }
 
+    /// As [`Store::write`], for a write that is one SQL statement on PostgreSQL (such as
+    /// [`crate::live::cast_vote`]): alone in its batch, it commits in one round trip.
+    pub fn write_statement<T, F>(
+        &self,
+        session_id: i64,
+        work: F,
+    ) -> impl std::future::Future<Output = Result<T, DbError>> + Send + 'static
+    where
+        T: Send + 'static,
+        F: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        self.writer.write_statement(session_id, work)
+    }
+
     /// `sqlite` or `postgres`.
     pub fn backend(&self) -> &'static str {
         self.url.backend()

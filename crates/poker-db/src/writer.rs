@@ -44,10 +44,16 @@ trait Job: Send {
     fn abandoned(&self, now: Instant) -> bool;
     /// The session whose row it locks first; a batch runs in ascending order of these.
     fn session(&self) -> i64;
+    /// Whether the write is a single SQL statement on PostgreSQL, atomic on its own: alone in
+    /// its batch, it then runs in autocommit, one round trip instead of BEGIN, it, COMMIT.
+    fn single_statement(&self) -> bool;
+    /// Why it failed, if it ran and failed.
+    fn failure(&self) -> Option<&DbError>;
 }
 
 struct Typed<T, F> {
     session: i64,
+    single_statement: bool,
     work: F,
     deadline: Instant,
     result: Option<Result<T, DbError>>,
@@ -81,6 +87,14 @@ where
 
     fn session(&self) -> i64 {
         self.session
+    }
+
+    fn single_statement(&self) -> bool {
+        self.single_statement
+    }
+
+    fn failure(&self) -> Option<&DbError> {
+        self.result.as_ref().and_then(|r| r.as_ref().err())
     }
 }
 
@@ -231,9 +245,38 @@ impl Writer {
         T: Send + 'static,
         F: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
+        self.queue(session, false, work)
+    }
+
+    /// As [`Writer::write`], for a write that on PostgreSQL is exactly one SQL statement (atomic
+    /// by itself): when no other write is queued beside it, it runs in autocommit and commits
+    /// in one round trip. On SQLite it runs as any write does.
+    pub fn write_statement<T, F>(
+        &self,
+        session: i64,
+        work: F,
+    ) -> impl std::future::Future<Output = Result<T, DbError>> + Send + 'static
+    where
+        T: Send + 'static,
+        F: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    {
+        self.queue(session, true, work)
+    }
+
+    fn queue<T, F>(
+        &self,
+        session: i64,
+        single_statement: bool,
+        work: F,
+    ) -> impl std::future::Future<Output = Result<T, DbError>> + Send + 'static
+    where
+        T: Send + 'static,
+        F: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+    {
         let (reply, answer) = oneshot::channel();
         let job = Typed {
             session,
+            single_statement,
             work,
             deadline: Instant::now() + self.deadline(),
             result: None,
@@ -407,6 +450,11 @@ const TOO_LATE: &str = "the database answered too late; the write was rolled bac
 /// `Ok(false)` when one failed and it rolled back, `Err` when the transaction itself failed
 /// (the connection is then dropped: the database rolls back what it had).
 fn transaction(conn: &mut DbConnection, jobs: &mut [Box<dyn Job>]) -> Result<bool, TxError> {
+    if let [job] = jobs {
+        if job.single_statement() && matches!(conn, DbConnection::Postgresql(_)) {
+            return autocommit(conn, job);
+        }
+    }
     begin(conn).map_err(|e| TxError::NotStarted(e.to_string()))?;
     let failed = |e: diesel::result::Error| TxError::Failed(e.to_string());
     if jobs.iter_mut().all(|job| job.run(conn)) {
@@ -422,6 +470,26 @@ fn transaction(conn: &mut DbConnection, jobs: &mut [Box<dyn Job>]) -> Result<boo
     } else {
         conn.batch_execute("ROLLBACK").map_err(failed)?;
         Ok(false)
+    }
+}
+
+/// Runs a single-statement write without a transaction around it: PostgreSQL commits it on its
+/// own, in the one round trip. Its outcomes map onto [`transaction`]'s: a statement that failed
+/// changed nothing; if the connection is gone too, a backend terminated while idle (what BEGIN
+/// would have found) never ran it and may be retried, any other loss leaves the outcome unknown.
+fn autocommit(conn: &mut DbConnection, job: &mut Box<dyn Job>) -> Result<bool, TxError> {
+    if job.run(conn) {
+        return Ok(true);
+    }
+    let why = job.failure().map(|e| e.to_string()).unwrap_or_default();
+    if conn.batch_execute("SELECT 1").is_ok() {
+        // The statement itself failed (a constraint, say); the connection is fine.
+        return Ok(false);
+    }
+    if why.contains("terminating connection due to administrator command") {
+        Err(TxError::NotStarted(why))
+    } else {
+        Err(TxError::Failed(why))
     }
 }
 

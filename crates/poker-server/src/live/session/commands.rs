@@ -105,7 +105,7 @@ impl PokerSession {
                     choice: choice.as_str().to_string(),
                 };
                 let saved = vote.clone();
-                self.persist(
+                self.persist_statement(
                     ctx,
                     conn,
                     name,

@@ -464,9 +464,42 @@ impl PokerSession {
         W: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
         F: FnOnce(&mut Self, T, &mut Context<Self>) -> Result<(), WireError> + 'static,
     {
+        let write = self.store.write(self.id, work);
+        self.persist_with(ctx, conn, event, write, then);
+    }
+
+    /// As [`Self::persist`], for a write that is one statement on PostgreSQL
+    /// ([`Store::write_statement`]): a vote, the one write of every second of every voter.
+    fn persist_statement<T, W, F>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        conn: ConnId,
+        event: &'static str,
+        work: W,
+        then: F,
+    ) where
+        T: Send + 'static,
+        W: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
+        F: FnOnce(&mut Self, T, &mut Context<Self>) -> Result<(), WireError> + 'static,
+    {
+        let write = self.store.write_statement(self.id, work);
+        self.persist_with(ctx, conn, event, write, then);
+    }
+
+    fn persist_with<T, F>(
+        &mut self,
+        ctx: &mut Context<Self>,
+        conn: ConnId,
+        event: &'static str,
+        write: impl std::future::Future<Output = Result<T, DbError>> + 'static,
+        then: F,
+    ) where
+        T: Send + 'static,
+        F: FnOnce(&mut Self, T, &mut Context<Self>) -> Result<(), WireError> + 'static,
+    {
         let started = Instant::now();
         let deadline = self.store.write_deadline();
-        let write = actix_web::rt::time::timeout(deadline, self.store.write(self.id, work));
+        let write = actix_web::rt::time::timeout(deadline, write);
         ctx.wait(write.into_actor(self).map(move |result, act, ctx| {
             metrics::db_write(started.elapsed());
             let result = result.unwrap_or_else(|_| {
