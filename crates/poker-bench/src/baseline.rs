@@ -3,9 +3,13 @@
 //! hub actor owning the rooms, one actor per socket). A figure of the real server set beside
 //! the baseline's says how close it comes to what the stack itself can do.
 //!
-//! Identity is the `?token=ID.NAME.FLAG` the bench makes up (`FLAG`: `v` votes, `m` moderates).
+//! Identity is the `?token=ID.NAME.FLAGS` the bench makes up (`FLAGS`: `v` votes, `m`
+//! moderates, `mv` both: a moderator who estimates too). Like any broadcast server it takes a
+//! vote from every member, so a voting moderator costs it what it costs the real server.
 //! On join: `story_changed` to the newcomer, `participants_changed` to all. `vote_submitted`
 //! and `next_story_requested`/`reset_requested` broadcast `story_changed` (serialized once).
+//! `GET /api/sessions/{id}` answers a live session's state from memory (the REST-under-load
+//! counterpart of the real server's endpoint; no accounts, so no authentication).
 
 use std::collections::HashMap;
 
@@ -19,8 +23,37 @@ use serde_json::{json, Map, Value};
 #[rtype(result = "()")]
 struct Frame(ByteString);
 
-/// A socket's user: id, name, and whether they moderate.
-type User = (i64, String, bool);
+/// A socket's user: id, name, and its rights.
+type User = (i64, String, Rights);
+
+/// What a member may do (the bench's token says).
+#[derive(Clone, Copy, PartialEq, Eq)]
+struct Rights {
+    vote: bool,
+    moderate: bool,
+}
+
+impl Rights {
+    fn parse(flags: &str) -> Rights {
+        let moderate = flags.contains('m');
+        Rights {
+            moderate,
+            // `m` alone is a moderator who does not vote (older tokens: `v` or `m`).
+            vote: flags.contains('v') || !moderate,
+        }
+    }
+
+    fn permissions(self) -> Vec<&'static str> {
+        let mut p = Vec::new();
+        if self.vote {
+            p.push("vote");
+        }
+        if self.moderate {
+            p.push("moderate");
+        }
+        p
+    }
+}
 
 #[derive(Message)]
 #[rtype(result = "()")]
@@ -45,6 +78,13 @@ struct Event {
     conn: u64,
     name: String,
     data: Value,
+}
+
+/// A live session's state as JSON (`None`: nobody is in it).
+#[derive(Message)]
+#[rtype(result = "Option<String>")]
+struct State {
+    session: i64,
 }
 
 #[derive(Default)]
@@ -90,7 +130,7 @@ impl Room {
         users.sort_by(|a, b| a.1.cmp(&b.1));
         let list: Vec<Value> = users
             .iter()
-            .map(|(id, name, moderator)| json!({"id": id, "name": name, "permissions": [if *moderator { "moderate" } else { "vote" }]}))
+            .map(|(id, name, rights)| json!({"id": id, "name": name, "permissions": rights.permissions()}))
             .collect();
         json!({"type": "send_json", "event": "participants_changed", "data": {"participants": list}}).to_string().into()
     }
@@ -142,13 +182,13 @@ impl Handler<Event> for Hub {
         let Some(room) = self.rooms.get_mut(&msg.session) else {
             return;
         };
-        let Some(((user_id, name, _), _)) =
+        let Some(((user_id, name, rights), _)) =
             room.members.get(&msg.conn).map(|(u, a)| (u.clone(), a))
         else {
             return;
         };
         match msg.name.as_str() {
-            "vote_submitted" => {
+            "vote_submitted" if rights.vote => {
                 let Some(choice) = msg.data.get("choice").and_then(Value::as_str) else {
                     return;
                 };
@@ -161,6 +201,25 @@ impl Handler<Event> for Hub {
             _ => return,
         }
         room.broadcast(room.story_frame());
+    }
+}
+
+impl Handler<State> for Hub {
+    type Result = Option<String>;
+    fn handle(&mut self, msg: State, _: &mut Context<Self>) -> Option<String> {
+        let room = self.rooms.get(&msg.session)?;
+        // The shape of the real server's answer: the session, its deck and its stories.
+        let story = json!({
+            "id": 1, "ticket_number": "BASELINE-1", "title": "", "description": "",
+            "story_points": null, "poker_session_id": msg.session, "votes": room.votes.len(),
+        });
+        let body = json!({
+            "id": msg.session, "name": format!("baseline #{}", msg.session),
+            "poker_date": "2026-01-01", "active_story_id": 1, "secret_votes": false,
+            "deck": {"points": [1, 2, 3, 5, 8, 13, 21, 34], "others": ["?"]},
+            "stories": [story],
+        });
+        Some(body.to_string())
     }
 }
 
@@ -250,24 +309,43 @@ async fn connect(
         .and_then(|id| id.parse().ok())
         .ok_or_else(|| actix_web::error::ErrorUnauthorized("token"))?;
     let name = parts.next().unwrap_or("anonymous").to_string();
-    let moderator = parts.next() == Some("m");
+    let rights = Rights::parse(parts.next().unwrap_or("v"));
     let socket = Socket {
         session: path.into_inner(),
         conn: NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
-        user: (id, name, moderator),
+        user: (id, name, rights),
         hub: hub.get_ref().clone(),
     };
     ws::start(socket, &req, stream)
 }
 
-/// Runs the baseline until killed; prints `baseline listening on http://ADDR`.
-pub async fn serve(bind: &str) -> std::io::Result<()> {
+async fn session_state(
+    path: web::Path<i64>,
+    hub: web::Data<Addr<Hub>>,
+) -> actix_web::Result<HttpResponse> {
+    match hub
+        .send(State {
+            session: path.into_inner(),
+        })
+        .await
+    {
+        Ok(Some(body)) => Ok(HttpResponse::Ok()
+            .content_type("application/json")
+            .body(body)),
+        Ok(None) => Ok(HttpResponse::NotFound().finish()),
+        Err(e) => Err(actix_web::error::ErrorServiceUnavailable(e)),
+    }
+}
+
+/// The baseline bound to `bind`, not yet running, and its addresses.
+fn bound(bind: &str) -> std::io::Result<(actix_web::dev::Server, Vec<std::net::SocketAddr>)> {
     let hub = Hub::default().start();
     let server = HttpServer::new(move || {
         App::new()
             .app_data(web::Data::new(hub.clone()))
             .route("/ws/poker/{id}/", web::get().to(connect))
             .route("/ws/poker/{id}", web::get().to(connect))
+            .route("/api/sessions/{id}", web::get().to(session_state))
     })
     .on_connect(|conn, _| {
         if let Some(tcp) = conn.downcast_ref::<actix_web::rt::net::TcpStream>() {
@@ -275,8 +353,65 @@ pub async fn serve(bind: &str) -> std::io::Result<()> {
         }
     })
     .bind(bind)?;
-    for addr in server.addrs() {
+    let addrs = server.addrs();
+    Ok((server.run(), addrs))
+}
+
+/// Runs the baseline until killed; prints `baseline listening on http://ADDR`.
+pub async fn serve(bind: &str) -> std::io::Result<()> {
+    let (server, addrs) = bound(bind)?;
+    for addr in addrs {
         println!("baseline listening on http://{addr}");
     }
-    server.run().await
+    server.await
+}
+
+/// A baseline running on a thread of this process (for tests, where the bench binary that
+/// would run it as a process of its own is not built); stopped when dropped. Its memory and
+/// CPU are this process's, so a run against it reports neither.
+pub struct InThread {
+    pub url: String,
+    handle: actix_web::dev::ServerHandle,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl InThread {
+    /// Starts a baseline on a free loopback port.
+    pub fn start() -> std::io::Result<InThread> {
+        let (tx, rx) = std::sync::mpsc::channel();
+        let thread = std::thread::spawn(move || {
+            actix_web::rt::System::new().block_on(async move {
+                match bound("127.0.0.1:0") {
+                    Ok((server, addrs)) => {
+                        let _ = tx.send(Ok((server.handle(), addrs)));
+                        let _ = server.await;
+                    }
+                    Err(e) => {
+                        let _ = tx.send(Err(e));
+                    }
+                }
+            })
+        });
+        let (handle, addrs) = rx
+            .recv()
+            .map_err(|_| std::io::Error::other("the baseline thread ended before binding"))??;
+        let addr = addrs
+            .first()
+            .ok_or_else(|| std::io::Error::other("the baseline bound no address"))?;
+        Ok(InThread {
+            url: format!("http://{addr}"),
+            handle,
+            thread: Some(thread),
+        })
+    }
+}
+
+impl Drop for InThread {
+    fn drop(&mut self) {
+        // The command is sent at once; the thread's server then returns and its system ends.
+        drop(self.handle.stop(false));
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
 }

@@ -1,41 +1,54 @@
-//! `poker-bench`: runs a scenario against the baseline and the real server, back to back, and
-//! prints each figure beside the other with their ratio (and writes JSON with `--json`).
+//! `poker-bench`: runs a scenario against the baseline and the real server, back to back (in
+//! paired runs), and prints each figure beside the other with their ratio (and writes JSON
+//! with `--json`).
 
 use std::path::PathBuf;
 use std::time::Duration;
 
 use anyhow::{bail, Context, Result};
 use clap::{Args, Parser, Subcommand, ValueEnum};
-use poker_bench::process::{raise_fd_limit, ServerProcess};
-use poker_bench::report::{self, mib, Row};
-use poker_bench::scenarios::{cluster, fanout, idle, join_storm, ramp, slow_reader};
-use poker_bench::target::{Kind, Target};
-use serde_json::{json, Value};
+use poker_bench::process::raise_fd_limit;
+use poker_bench::runner::{self, BaselineLaunch, Scenario, Setup};
+use poker_bench::scenarios::{
+    cluster, fanout, idle, join_storm, logins, ramp, rest_under_load, slow_reader,
+};
+use poker_bench::target::Kind;
+use serde_json::json;
+
+/// What `--help` says about vote secrecy (the same as every header line).
+const SECRECY_HELP: &str = "Vote secrecy: every scenario that creates sessions creates them \
+with secret_votes: false (checked in the server's answer), as the baseline has no secrecy: \
+every member is entitled to every vote, and a vote counts as delivered when all members \
+(the voter and the moderator included) have it.";
 
 /// Load generator and benchmark for planning-poker (loopback targets only).
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version, about, after_help = SECRECY_HELP)]
 struct Cli {
-    /// Which servers to measure; `both` runs the baseline, then the real server.
+    /// Which servers to measure; `both` runs the baseline, then the real server (each run).
     #[arg(long, value_enum, default_value_t = Against::Both, global = true)]
     against: Against,
-    /// The real server's binary, started on a fresh SQLite database (or --database-url).
+    /// The real server's binary, started on a fresh database for every measurement.
     /// Default: `planning-poker` beside this binary.
     #[arg(long, global = true)]
     server_bin: Option<PathBuf>,
-    /// Use an already running real server instead of starting one (memory needs --server-pid).
+    /// Use an already running real server instead of starting one (memory needs --server-pid;
+    /// every run then measures that same server and its database).
     #[arg(long, global = true)]
     server_url: Option<String>,
-    /// The pid of the server at --server-url, to read its memory.
+    /// The pid of the server at --server-url, to read its memory and CPU.
     #[arg(long, global = true)]
     server_pid: Option<u32>,
     /// The `admin` password of the real server.
     #[arg(long, default_value = "bench-admin-password", global = true)]
     admin_password: String,
-    /// Database for the real server the bench starts (e.g. a fresh PostgreSQL database).
+    /// PostgreSQL admin URL (loopback), e.g. postgres://postgres@127.0.0.1:5432/postgres: any
+    /// database its user may connect to and create databases from. Every start of the real
+    /// server gets a fresh database pp_bench_<scenario>_<unique>, created through it and
+    /// dropped afterwards. Without it: a fresh SQLite file for every start.
     #[arg(long, global = true)]
     database_url: Option<String>,
-    /// Also write the results as JSON to this file.
+    /// Also write the results as JSON to this file (every run's outcomes and the summary).
     #[arg(long, global = true)]
     json: Option<PathBuf>,
     /// Stop (with an error) if the whole run takes longer than this.
@@ -54,19 +67,33 @@ enum Against {
 
 #[derive(Subcommand)]
 enum Command {
-    /// S sessions × P participants; every voter votes every interval.
+    /// S sessions × P participants; every member that may vote votes about every interval
+    /// (the moderator too, by default), jittered; optionally REST reads meanwhile.
+    #[command(after_help = SECRECY_HELP)]
     Fanout(FanoutArgs),
     /// C idle connections with heartbeats: memory per connection, connect time, probe latency.
+    #[command(after_help = SECRECY_HELP)]
     Idle(IdleArgs),
     /// N users join one session at once: frames received and time to a full participants list.
+    #[command(after_help = SECRECY_HELP)]
     JoinStorm(StormArgs),
-    /// Raise the vote rate until the whole-session p99 passes a bound.
+    /// Raise the vote rate until the whole-session p99 passes a bound; `--svg` plots it.
+    #[command(after_help = SECRECY_HELP)]
     Ramp(RampArgs),
     /// The fan-out, then again with a client per session that never reads: latency should hold.
+    #[command(after_help = SECRECY_HELP)]
     SlowReader(SlowReaderArgs),
+    /// The fan-out twice on one server: without REST traffic, then with GET /api/sessions/{id}
+    /// at --rest-rate; the fan-out p99 should move by at most 10 %.
+    #[command(after_help = SECRECY_HELP)]
+    RestUnderLoad(RestUnderLoadArgs),
+    /// N users each log in once over REST: the server's resident memory before and after, and
+    /// the logins' latency. Real server only: the baseline has no accounts.
+    Logins(LoginsArgs),
     /// The fan-out on one process, then with each session's members spread over two processes
     /// sharing Redis (PostgreSQL; needs --database-url and --redis-url); then `kill -9` of one
     /// and the time until the other's members see its members leave. Real server only.
+    #[command(after_help = SECRECY_HELP)]
     Cluster(ClusterArgs),
     /// Run the in-memory baseline server (used by the bench itself).
     #[command(hide = true)]
@@ -74,6 +101,18 @@ enum Command {
         #[arg(long, default_value = "127.0.0.1:0")]
         bind: String,
     },
+}
+
+/// How votes are sent: shared by the scenarios built on the fan-out.
+#[derive(Args, Clone)]
+struct VotingArgs {
+    /// Each vote goes a random 0 .. 2 × jitter × interval after its tick (at most 0.45): votes
+    /// come about an interval apart, not in lockstep.
+    #[arg(long, default_value_t = 0.25)]
+    jitter: f64,
+    /// Whether the moderator (member 0, who may vote and moderate) votes too.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    moderator_votes: bool,
 }
 
 #[derive(Args)]
@@ -86,6 +125,50 @@ struct FanoutArgs {
     interval_ms: u64,
     #[arg(long, default_value_t = 30)]
     duration_secs: u64,
+    #[command(flatten)]
+    voting: VotingArgs,
+    /// Paired runs (baseline, then server, each freshly started); figures are medians.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// GET /api/sessions/{id} requests a second from a separate client while votes flow
+    /// (0: none); its latency and errors are reported.
+    #[arg(long, default_value_t = 0.0)]
+    rest_rate: f64,
+}
+
+#[derive(Args)]
+struct RestUnderLoadArgs {
+    #[arg(short, long, default_value_t = 100)]
+    sessions: usize,
+    #[arg(short, long, default_value_t = 10)]
+    participants: usize,
+    #[arg(long, default_value_t = 1000)]
+    interval_ms: u64,
+    /// Of each phase (without REST, then with).
+    #[arg(long, default_value_t = 15)]
+    duration_secs: u64,
+    #[command(flatten)]
+    voting: VotingArgs,
+    /// Paired runs, each measuring both phases on the baseline, then on the server.
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// GET /api/sessions/{id} requests a second (random session of the run) in the second
+    /// phase, as the admin on the server (the baseline answers from memory, no accounts).
+    #[arg(long, default_value_t = 100.0)]
+    rest_rate: f64,
+}
+
+#[derive(Args)]
+struct LoginsArgs {
+    /// Users created, then each logged in once.
+    #[arg(short, long, default_value_t = 1000)]
+    users: usize,
+    /// Logins in flight at once.
+    #[arg(long, default_value_t = 8)]
+    parallel: usize,
+    /// Wait this long after the last login before reading the server's memory.
+    #[arg(long, default_value_t = 2)]
+    settle_secs: u64,
 }
 
 #[derive(Args)]
@@ -102,6 +185,9 @@ struct SlowReaderArgs {
     /// (several MiB on loopback) and the server's bound within the run.
     #[arg(long, default_value_t = 32_768)]
     description_bytes: usize,
+    /// Paired runs (baseline, then server, each freshly started).
+    #[arg(long, default_value_t = 1)]
+    runs: usize,
 }
 
 #[derive(Args)]
@@ -123,12 +209,8 @@ struct ClusterArgs {
     /// CLIENT_TIMEOUT_SECS of every process; a killed process's members leave within it.
     #[arg(long, default_value_t = 10)]
     client_timeout_secs: u64,
-    /// Each vote goes a random 0 .. 2 × jitter × interval after its tick (at most 0.45).
-    #[arg(long, default_value_t = 0.25)]
-    jitter: f64,
-    /// Whether the moderator (member 0) votes too.
-    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
-    moderator_votes: bool,
+    #[command(flatten)]
+    voting: VotingArgs,
     /// Skip the phase of one process without Redis.
     #[arg(long)]
     skip_no_redis: bool,
@@ -171,6 +253,20 @@ struct RampArgs {
     factor: f64,
     #[arg(long, default_value_t = 100_000.0)]
     max_rate: f64,
+    /// Each vote goes a random 0 .. 2 × jitter × its socket's interval after its tick.
+    #[arg(long, default_value_t = 0.25)]
+    jitter: f64,
+    /// Whether the moderator (member 0) votes too.
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    moderator_votes: bool,
+    /// Paired runs (baseline, then server, each freshly started).
+    #[arg(long, default_value_t = 3)]
+    runs: usize,
+    /// Write an SVG plot of whole-session p50 and p99 per stage against the achieved vote
+    /// rate, baseline and server (log scales, the bound as a line). With several runs the
+    /// median run (by highest rate held) is drawn fully and the others faintly.
+    #[arg(long)]
+    svg: Option<PathBuf>,
 }
 
 fn main() -> Result<()> {
@@ -189,56 +285,22 @@ fn main() -> Result<()> {
     })
 }
 
-/// A measured server: its target and a way to read its memory.
-struct Measured {
-    target: Target,
-    /// Keeps the server the bench started running (it is killed when this is dropped).
-    _process: Option<ServerProcess>,
-    pid: Option<u32>,
-}
-
-impl Measured {
-    fn rss(&self) -> impl Fn() -> Option<u64> + '_ {
-        move || self.pid.and_then(poker_bench::process::rss_kib)
-    }
-
-    fn cpu(&self) -> impl Fn() -> Option<f64> + '_ {
-        move || self.pid.and_then(poker_bench::process::cpu_seconds)
-    }
-}
-
-async fn start(cli: &Cli, kind: Kind) -> Result<Measured> {
-    match kind {
-        Kind::Baseline => {
-            let process = ServerProcess::baseline().await?;
-            Ok(Measured {
-                target: Target::baseline(&process.url)?,
-                pid: Some(process.pid),
-                _process: Some(process),
-            })
-        }
-        Kind::Server => {
-            if let Some(url) = &cli.server_url {
-                return Ok(Measured {
-                    target: Target::server(url, &cli.admin_password).await?,
-                    _process: None,
-                    pid: cli.server_pid,
-                });
-            }
-            let binary = match &cli.server_bin {
-                Some(path) => path.clone(),
-                None => std::env::current_exe()?.with_file_name("planning-poker"),
-            };
-            let process =
-                ServerProcess::real(&binary, cli.database_url.as_deref(), &cli.admin_password)
-                    .await?;
-            let target = Target::server(&process.url, &cli.admin_password).await?;
-            Ok(Measured {
-                target,
-                pid: Some(process.pid),
-                _process: Some(process),
-            })
-        }
+fn fanout_config(
+    sessions: usize,
+    participants: usize,
+    interval_ms: u64,
+    duration_secs: u64,
+    voting: &VotingArgs,
+    rest_rate: f64,
+) -> fanout::Config {
+    fanout::Config {
+        sessions,
+        participants,
+        interval_ms,
+        duration_secs,
+        jitter: voting.jitter,
+        moderator_votes: voting.moderator_votes,
+        rest_rate,
     }
 }
 
@@ -247,101 +309,131 @@ async fn run(cli: &Cli) -> Result<()> {
     if let Command::Cluster(a) = &cli.command {
         return run_cluster(cli, a).await;
     }
-    let kinds: Vec<Kind> = match cli.against {
-        Against::Both => vec![Kind::Baseline, Kind::Server],
-        Against::Baseline => vec![Kind::Baseline],
-        Against::Server => vec![Kind::Server],
-    };
-    if let Command::Idle(args) = &cli.command {
-        if args.connections as u64 + 256 > fds {
-            bail!("{} connections need more open files than this process may have ({fds}); raise `ulimit -n`", args.connections);
-        }
-    }
-    let mut results: Vec<(Kind, Value)> = Vec::new();
-    let mut config = Value::Null;
-    for kind in kinds {
-        eprintln!("== {} ==", kind.name());
-        let measured = start(cli, kind).await?;
-        let target = &measured.target;
-        let outcome = match &cli.command {
-            Command::Fanout(a) => {
-                let c = fanout::Config {
-                    sessions: a.sessions,
-                    participants: a.participants,
-                    interval_ms: a.interval_ms,
-                    duration_secs: a.duration_secs,
-                };
-                config = json!(c);
-                json!(fanout::run(target, &c, measured.rss(), measured.cpu()).await?)
+    let (scenario, runs) = match &cli.command {
+        Command::Fanout(a) => (
+            Scenario::Fanout(fanout_config(
+                a.sessions,
+                a.participants,
+                a.interval_ms,
+                a.duration_secs,
+                &a.voting,
+                a.rest_rate,
+            )),
+            a.runs,
+        ),
+        Command::RestUnderLoad(a) => {
+            if a.rest_rate <= 0.0 {
+                bail!("rest-under-load needs a --rest-rate above 0");
             }
-            Command::Idle(a) => {
-                let c = idle::Config {
+            (
+                Scenario::RestUnderLoad(rest_under_load::Config {
+                    fanout: fanout_config(
+                        a.sessions,
+                        a.participants,
+                        a.interval_ms,
+                        a.duration_secs,
+                        &a.voting,
+                        a.rest_rate,
+                    ),
+                }),
+                a.runs,
+            )
+        }
+        Command::Idle(a) => {
+            if a.connections as u64 + 256 > fds {
+                bail!("{} connections need more open files than this process may have ({fds}); raise `ulimit -n`", a.connections);
+            }
+            (
+                Scenario::Idle(idle::Config {
                     connections: a.connections,
                     participants: a.participants,
                     probe_sessions: a.probe_sessions,
                     probe_secs: a.probe_secs,
-                };
-                config = json!(c);
-                json!(idle::run(target, &c, measured.rss()).await?)
+                }),
+                1,
+            )
+        }
+        Command::JoinStorm(a) => (
+            Scenario::JoinStorm(join_storm::Config {
+                users: a.users.clone(),
+                timeout_secs: a.timeout_secs,
+            }),
+            1,
+        ),
+        Command::Ramp(a) => (
+            Scenario::Ramp(ramp::Config {
+                sessions: a.sessions,
+                participants: a.participants,
+                bound_ms: a.bound_ms,
+                stage_secs: a.stage_secs,
+                start_rate: a.start_rate,
+                factor: a.factor,
+                max_rate: a.max_rate,
+                jitter: a.jitter,
+                moderator_votes: a.moderator_votes,
+            }),
+            a.runs,
+        ),
+        Command::SlowReader(a) => (
+            Scenario::SlowReader(slow_reader::Config {
+                sessions: a.sessions,
+                participants: a.participants,
+                interval_ms: a.interval_ms,
+                duration_secs: a.duration_secs,
+                description_bytes: a.description_bytes,
+            }),
+            a.runs,
+        ),
+        Command::Logins(a) => {
+            if cli.against == Against::Baseline {
+                bail!("logins: the baseline has no accounts; run it against the server");
             }
-            Command::JoinStorm(a) => {
-                let c = join_storm::Config {
-                    users: a.users.clone(),
-                    timeout_secs: a.timeout_secs,
-                };
-                config = json!(c);
-                json!(join_storm::run(target, &c).await?)
-            }
-            Command::Ramp(a) => {
-                let c = ramp::Config {
-                    sessions: a.sessions,
-                    participants: a.participants,
-                    bound_ms: a.bound_ms,
-                    stage_secs: a.stage_secs,
-                    start_rate: a.start_rate,
-                    factor: a.factor,
-                    max_rate: a.max_rate,
-                };
-                config = json!(c);
-                json!(ramp::run(target, &c).await?)
-            }
-            Command::SlowReader(a) => {
-                let c = slow_reader::Config {
-                    sessions: a.sessions,
-                    participants: a.participants,
-                    interval_ms: a.interval_ms,
-                    duration_secs: a.duration_secs,
-                    description_bytes: a.description_bytes,
-                };
-                config = json!(c);
-                json!(slow_reader::run(target, &c).await?)
-            }
-            Command::Cluster(_) => unreachable!("handled in run_cluster"),
-            Command::BaselineServer { .. } => unreachable!("handled in main"),
-        };
-        results.push((kind, outcome));
-        drop(measured);
-    }
-    let get = |kind: Kind| {
-        results
-            .iter()
-            .find(|(k, _)| *k == kind)
-            .map(|(_, v)| v.clone())
+            (
+                Scenario::Logins(logins::Config {
+                    users: a.users,
+                    parallel: a.parallel,
+                    settle_secs: a.settle_secs,
+                }),
+                1,
+            )
+        }
+        Command::Cluster(_) => unreachable!("handled above"),
+        Command::BaselineServer { .. } => unreachable!("handled in main"),
     };
-    let (b, s) = (get(Kind::Baseline), get(Kind::Server));
-    let (title, rows) = table(&cli.command, b.as_ref(), s.as_ref())?;
-    report::print(&title, &rows);
+    if cli.server_url.is_some() && cli.database_url.is_some() {
+        bail!("--database-url is for servers the bench starts; drop it with --server-url");
+    }
+    let setup = Setup {
+        kinds: match cli.against {
+            Against::Both => vec![Kind::Baseline, Kind::Server],
+            Against::Baseline => vec![Kind::Baseline],
+            Against::Server => vec![Kind::Server],
+        },
+        server_bin: match &cli.server_bin {
+            Some(path) => path.clone(),
+            None => std::env::current_exe()?.with_file_name("planning-poker"),
+        },
+        server_url: cli.server_url.clone(),
+        server_pid: cli.server_pid,
+        admin_password: cli.admin_password.clone(),
+        database_url: cli.database_url.clone(),
+        baseline: BaselineLaunch::Process,
+    };
+    eprintln!("{}", scenario.title());
+    let report = runner::run(&setup, &scenario, runs).await?;
+    runner::print(&setup, &scenario, &report);
+    if let Command::Ramp(a) = &cli.command {
+        if let Some(path) = &a.svg {
+            runner::write_ramp_svg(&report, a.bound_ms, path)?;
+            eprintln!("wrote {}", path.display());
+        }
+    }
     if let Some(path) = &cli.json {
-        let doc = json!({
-            "scenario": title,
-            "config": config,
-            "machine": {"cores": std::thread::available_parallelism().map_or(0, |n| n.get())},
-            "baseline": b,
-            "server": s,
-            "table": rows,
-        });
-        std::fs::write(path, serde_json::to_string_pretty(&doc)?)
-            .with_context(|| format!("write {}", path.display()))?;
+        std::fs::write(
+            path,
+            serde_json::to_string_pretty(&runner::json(&setup, &report))?,
+        )
+        .with_context(|| format!("write {}", path.display()))?;
         eprintln!("wrote {}", path.display());
     }
     Ok(())
@@ -376,8 +468,8 @@ async fn run_cluster(cli: &Cli, a: &ClusterArgs) -> Result<()> {
         duration_secs: a.duration_secs,
         runs: a.runs,
         client_timeout_secs: a.client_timeout_secs,
-        jitter: a.jitter,
-        moderator_votes: a.moderator_votes,
+        jitter: a.voting.jitter,
+        moderator_votes: a.voting.moderator_votes,
         without_redis_phase: !a.skip_no_redis,
     };
     let outcome = cluster::run(&setup, &config).await?;
@@ -394,219 +486,4 @@ async fn run_cluster(cli: &Cli, a: &ClusterArgs) -> Result<()> {
         eprintln!("wrote {}", path.display());
     }
     Ok(())
-}
-
-fn parse<T: serde::de::DeserializeOwned>(v: Option<&Value>) -> Result<Option<T>> {
-    v.map(|v| serde_json::from_value(v.clone()).map_err(anyhow::Error::from))
-        .transpose()
-}
-
-fn table(command: &Command, b: Option<&Value>, s: Option<&Value>) -> Result<(String, Vec<Row>)> {
-    Ok(match command {
-        Command::Fanout(a) => {
-            let (b, s): (Option<FanoutView>, Option<FanoutView>) = (parse(b)?, parse(s)?);
-            let mut rows =
-                report::voting_rows(b.as_ref().map(|o| &o.voting), s.as_ref().map(|o| &o.voting));
-            rows.push(Row::new(
-                "server memory before (MiB)",
-                mib(b.as_ref().and_then(|o| o.rss_before_kib)),
-                mib(s.as_ref().and_then(|o| o.rss_before_kib)),
-            ));
-            rows.push(Row::new(
-                "server memory after (MiB)",
-                mib(b.as_ref().and_then(|o| o.rss_after_kib)),
-                mib(s.as_ref().and_then(|o| o.rss_after_kib)),
-            ));
-            rows.push(Row::new(
-                "server CPU while voting (s)",
-                b.as_ref().and_then(|o| o.server_cpu_secs),
-                s.as_ref().and_then(|o| o.server_cpu_secs),
-            ));
-            if let Some((ok, total)) = s.as_ref().and_then(|o| o.persisted) {
-                rows.push(Row::new(
-                    "last votes persisted (of voters)",
-                    None,
-                    Some(ok as f64),
-                ));
-                rows.push(Row::new("voters", None, Some(total as f64)));
-            }
-            (
-                format!(
-                    "fanout: {} sessions × {} participants, a vote per voter every {} ms for {} s",
-                    a.sessions, a.participants, a.interval_ms, a.duration_secs
-                ),
-                rows,
-            )
-        }
-        Command::Idle(a) => {
-            let (b, s): (Option<IdleView>, Option<IdleView>) = (parse(b)?, parse(s)?);
-            let mut rows = vec![
-                Row::new(
-                    "connections",
-                    b.as_ref().map(|o| o.connections as f64),
-                    s.as_ref().map(|o| o.connections as f64),
-                ),
-                Row::new(
-                    "still open at the end",
-                    b.as_ref().map(|o| o.still_open as f64),
-                    s.as_ref().map(|o| o.still_open as f64),
-                ),
-                Row::new(
-                    "server memory per connection (KiB)",
-                    b.as_ref().and_then(|o| o.kib_per_connection),
-                    s.as_ref().and_then(|o| o.kib_per_connection),
-                ),
-                Row::new(
-                    "server memory before (MiB)",
-                    mib(b.as_ref().and_then(|o| o.rss_before_kib)),
-                    mib(s.as_ref().and_then(|o| o.rss_before_kib)),
-                ),
-                Row::new(
-                    "server memory after (MiB)",
-                    mib(b.as_ref().and_then(|o| o.rss_after_kib)),
-                    mib(s.as_ref().and_then(|o| o.rss_after_kib)),
-                ),
-            ];
-            rows.extend(report::percentile_rows(
-                "connect time",
-                b.as_ref().map(|o| &o.connect_time),
-                s.as_ref().map(|o| &o.connect_time),
-            ));
-            rows.extend(report::voting_rows(
-                b.as_ref().map(|o| &o.probe),
-                s.as_ref().map(|o| &o.probe),
-            ));
-            (
-                format!(
-                    "idle: {} connections in sessions of {}, probe votes in {} sessions",
-                    a.connections, a.participants, a.probe_sessions
-                ),
-                rows,
-            )
-        }
-        Command::JoinStorm(_) => {
-            let (b, s): (Option<join_storm::Outcome>, Option<join_storm::Outcome>) =
-                (parse(b)?, parse(s)?);
-            let storms = |o: &Option<join_storm::Outcome>, n: usize| {
-                o.as_ref()
-                    .and_then(|o| o.storms.iter().find(|x| x.users == n).cloned())
-            };
-            let sizes: Vec<usize> = b
-                .as_ref()
-                .or(s.as_ref())
-                .map(|o| o.storms.iter().map(|x| x.users).collect())
-                .unwrap_or_default();
-            let mut rows = Vec::new();
-            for n in sizes {
-                let (bs, ss) = (storms(&b, n), storms(&s, n));
-                rows.push(Row::new(
-                    format!("N={n}: frames received"),
-                    bs.as_ref().map(|x| x.frames_received as f64),
-                    ss.as_ref().map(|x| x.frames_received as f64),
-                ));
-                rows.push(Row::new(
-                    format!("N={n}: frames per user"),
-                    bs.as_ref().map(|x| x.frames_per_user),
-                    ss.as_ref().map(|x| x.frames_per_user),
-                ));
-                rows.push(Row::new(
-                    format!("N={n}: all complete after, max (ms)"),
-                    bs.as_ref().map(|x| x.complete_after.max),
-                    ss.as_ref().map(|x| x.complete_after.max),
-                ));
-                rows.push(Row::new(
-                    format!("N={n}: clients incomplete"),
-                    bs.as_ref().map(|x| x.incomplete_clients as f64),
-                    ss.as_ref().map(|x| x.incomplete_clients as f64),
-                ));
-            }
-            (
-                "join-storm: N users join one session at once".to_string(),
-                rows,
-            )
-        }
-        Command::Ramp(a) => {
-            let (b, s): (Option<ramp::Outcome>, Option<ramp::Outcome>) = (parse(b)?, parse(s)?);
-            let rows = vec![Row::new(
-                format!("highest votes/s with whole-session p99 < {} ms", a.bound_ms),
-                b.as_ref().map(|o| o.highest_rate_held),
-                s.as_ref().map(|o| o.highest_rate_held),
-            )];
-            (
-                format!(
-                    "ramp: {} sessions × {} participants, ×{} per {} s stage",
-                    a.sessions, a.participants, a.factor, a.stage_secs
-                ),
-                rows,
-            )
-        }
-        Command::SlowReader(a) => {
-            let (b, s): (Option<slow_reader::Outcome>, Option<slow_reader::Outcome>) =
-                (parse(b)?, parse(s)?);
-            let mut rows = Vec::new();
-            for (label, pick) in [
-                (
-                    "all reading",
-                    (|o: &slow_reader::Outcome| o.steady.clone()) as fn(&_) -> _,
-                ),
-                ("one not reading per session", |o: &slow_reader::Outcome| {
-                    o.with_slow_readers.clone()
-                }),
-            ] {
-                let (bv, sv) = (b.as_ref().map(pick), s.as_ref().map(pick));
-                for row in report::voting_rows(bv.as_ref(), sv.as_ref()) {
-                    rows.push(Row::new(
-                        format!("{label}: {}", row.figure),
-                        row.baseline,
-                        row.server,
-                    ));
-                }
-            }
-            rows.push(Row::new(
-                "slow sockets closed with 1013",
-                b.as_ref().map(|o| o.closed_1013 as f64),
-                s.as_ref().map(|o| o.closed_1013 as f64),
-            ));
-            rows.push(Row::new(
-                "slow sockets reset (no close frame)",
-                b.as_ref().map(|o| o.reset as f64),
-                s.as_ref().map(|o| o.reset as f64),
-            ));
-            rows.push(Row::new(
-                "slow sockets still open at the end",
-                b.as_ref().map(|o| o.still_open as f64),
-                s.as_ref().map(|o| o.still_open as f64),
-            ));
-            (
-                format!(
-                    "slow-reader: {} sessions × {} participants, a vote per voter every {} ms for {} s, \
-                     twice: all reading, then one socket per session not reading ({} B stories)",
-                    a.sessions, a.participants, a.interval_ms, a.duration_secs, a.description_bytes
-                ),
-                rows,
-            )
-        }
-        Command::Cluster(_) => unreachable!("handled in run_cluster"),
-        Command::BaselineServer { .. } => unreachable!("handled in main"),
-    })
-}
-
-#[derive(serde::Deserialize)]
-struct FanoutView {
-    voting: poker_bench::scenarios::VotingResult,
-    rss_before_kib: Option<u64>,
-    rss_after_kib: Option<u64>,
-    persisted: Option<(u64, u64)>,
-    server_cpu_secs: Option<f64>,
-}
-
-#[derive(serde::Deserialize)]
-struct IdleView {
-    connections: usize,
-    connect_time: poker_bench::stats::Percentiles,
-    kib_per_connection: Option<f64>,
-    rss_before_kib: Option<u64>,
-    rss_after_kib: Option<u64>,
-    probe: poker_bench::scenarios::VotingResult,
-    still_open: usize,
 }

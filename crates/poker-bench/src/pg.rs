@@ -60,6 +60,23 @@ impl FreshDatabase {
     }
 }
 
+/// Whether a database named `name` exists on the server of `admin_url` (blocking).
+pub fn database_exists(admin_url: &str, name: &str) -> Result<bool> {
+    #[derive(diesel::QueryableByName)]
+    struct Count {
+        #[diesel(sql_type = diesel::sql_types::BigInt)]
+        n: i64,
+    }
+    let mut conn = PgConnection::establish(admin_url)
+        .map_err(|e| anyhow::anyhow!("connect to the PostgreSQL URL given: {e}"))?;
+    let found: Count =
+        diesel::sql_query("SELECT count(*) AS n FROM pg_database WHERE datname = $1")
+            .bind::<diesel::sql_types::Text, _>(name)
+            .get_result(&mut conn)
+            .context("query pg_database")?;
+    Ok(found.n > 0)
+}
+
 impl Drop for FreshDatabase {
     fn drop(&mut self) {
         let result = PgConnection::establish(&self.admin_url)

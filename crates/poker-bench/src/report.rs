@@ -43,14 +43,14 @@ fn cell(v: Option<f64>) -> String {
 pub fn print(title: &str, rows: &[Row]) {
     println!("\n{title}");
     println!(
-        "{:<44} {:>12} {:>12} {:>10}",
+        "{:<52} {:>12} {:>12} {:>10}",
         "figure", "baseline", "server", "ratio"
     );
-    println!("{}", "-".repeat(81));
+    println!("{}", "-".repeat(89));
     for row in rows {
         let ratio = row.ratio().map_or("—".to_string(), |r| format!("{r:.2}×"));
         println!(
-            "{:<44} {:>12} {:>12} {:>10}",
+            "{:<52} {:>12} {:>12} {:>10}",
             row.figure,
             cell(row.baseline),
             cell(row.server),

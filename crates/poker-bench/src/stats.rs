@@ -65,6 +65,35 @@ impl Latencies {
     }
 }
 
+/// The median and the range of a figure over runs.
+#[derive(Debug, Clone, Copy, Serialize, serde::Deserialize, PartialEq)]
+pub struct Spread {
+    pub median: f64,
+    pub min: f64,
+    pub max: f64,
+}
+
+impl Spread {
+    pub fn of(values: &[f64]) -> Option<Spread> {
+        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
+        if v.is_empty() {
+            return None;
+        }
+        v.sort_by(f64::total_cmp);
+        let n = v.len();
+        let median = if n % 2 == 1 {
+            v[n / 2]
+        } else {
+            (v[n / 2 - 1] + v[n / 2]) / 2.0
+        };
+        Some(Spread {
+            median,
+            min: v[0],
+            max: v[n - 1],
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -93,5 +122,23 @@ mod tests {
         a.merge(&b);
         assert_eq!(a.count(), 2);
         assert!((a.percentiles().max - 3.0).abs() < 0.01);
+    }
+
+    #[test]
+    fn spread_is_the_median_and_range() {
+        assert_eq!(Spread::of(&[]), None);
+        assert_eq!(
+            Spread::of(&[3.0, 1.0, 2.0]),
+            Some(Spread {
+                median: 2.0,
+                min: 1.0,
+                max: 3.0
+            })
+        );
+        assert_eq!(
+            Spread::of(&[4.0, 1.0, 2.0, 3.0]).map(|s| s.median),
+            Some(2.5)
+        );
+        assert_eq!(Spread::of(&[f64::NAN, 1.0]).map(|s| s.median), Some(1.0));
     }
 }

@@ -181,7 +181,11 @@ impl Target {
                 .map(|i| {
                     let id = i as i64 + 1;
                     let name = format!("u{id}");
-                    let flag = if is_moderator(i) { "m" } else { "v" };
+                    let flag = match (is_moderator(i), votes(i)) {
+                        (true, true) => "mv",
+                        (true, false) => "m",
+                        _ => "v",
+                    };
                     Member {
                         user_id: id,
                         token: format!("{id}.{name}.{flag}"),
@@ -244,9 +248,6 @@ impl Target {
         Ok(token["token"].as_str().context("a token")?.to_string())
     }
 
-    /// `count` sessions with one story each and `members` in every one. On the real server,
-    /// votes are made visible to everyone (`secret_votes: false`) so every member can see every
-    /// vote arrive.
     /// Gives a story a description of `bytes` bytes, so that every `story_changed` is that
     /// large (the baseline has no descriptions: nothing to do there).
     pub async fn describe_story(&self, story_id: i64, bytes: usize) -> Result<()> {
@@ -263,6 +264,9 @@ impl Target {
         Ok(())
     }
 
+    /// `count` sessions with one story each and `members` in every one. Votes are never
+    /// secret (`secret_votes: false`, checked in the server's answer): the baseline has no
+    /// secrecy, so on both every member is entitled to see every vote, and all are counted.
     pub async fn sessions(&self, count: usize, members: &[Member]) -> Result<Vec<SessionPlan>> {
         if self.kind == Kind::Baseline {
             return Ok((0..count)
@@ -282,7 +286,12 @@ impl Target {
                         .admin(reqwest::Method::POST, "/api/sessions", Some(json!({"name": format!("bench {} #{i}", this.run_id), "poker_date": "2026-01-01"})))
                         .await?;
                     let id = session["id"].as_i64().context("session id")?;
-                    this.admin(reqwest::Method::PATCH, &format!("/api/sessions/{id}"), Some(json!({"secret_votes": false}))).await?;
+                    // The server's create ignores `secret_votes`; the PATCH sets it, and its
+                    // answer says whether it took.
+                    let patched = this.admin(reqwest::Method::PATCH, &format!("/api/sessions/{id}"), Some(json!({"secret_votes": false}))).await?;
+                    if patched["secret_votes"] != Value::Bool(false) {
+                        bail!("session {id} still has secret votes after PATCH {{\"secret_votes\": false}}: {patched}");
+                    }
                     let story = this
                         .admin(reqwest::Method::POST, &format!("/api/sessions/{id}/stories"), Some(json!({"ticket_number": format!("BENCH-{i}")})))
                         .await?;
@@ -296,6 +305,58 @@ impl Target {
             })
             .try_collect()
             .await
+    }
+
+    /// `GET /api/sessions/{id}` through `http` (as the admin on the real server; the baseline
+    /// has no accounts): the status, or the transport error.
+    pub async fn get_session(&self, http: &reqwest::Client, id: i64) -> Result<u16> {
+        let mut request = http.get(format!("{}/api/sessions/{id}", self.url));
+        if let Some(token) = &self.admin_token {
+            request = request.bearer_auth(token);
+        }
+        let reply = request.send().await?;
+        let status = reply.status().as_u16();
+        // Read the whole answer: the work the server does includes sending it.
+        reply.bytes().await?;
+        Ok(status)
+    }
+
+    /// Creates `count` voters without logging them in (real server only); their names.
+    pub async fn create_voters(&self, count: usize) -> Result<Vec<String>> {
+        let batch = self
+            .batch
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let this = Arc::new(self.clone());
+        stream::iter(0..count)
+            .map(|i| {
+                let this = this.clone();
+                async move {
+                    let name = format!("bench-{}-{batch}-{i}", this.run_id);
+                    this.admin(
+                        reqwest::Method::POST,
+                        "/api/users",
+                        Some(json!({"username": name, "password": USER_PASSWORD, "can_vote": true, "can_moderate": false})),
+                    )
+                    .await?;
+                    Ok::<_, anyhow::Error>(name)
+                }
+            })
+            .buffered(8)
+            .try_collect()
+            .await
+    }
+
+    /// `POST /api/auth/login` as `username` (a user the bench created), on a connection of its
+    /// own: the status, or the transport error.
+    pub async fn login(&self, username: &str) -> Result<u16> {
+        let reply = reqwest::Client::new()
+            .post(format!("{}/api/auth/login", self.url))
+            .json(&json!({"username": username, "password": USER_PASSWORD}))
+            .send()
+            .await?;
+        let status = reply.status().as_u16();
+        reply.bytes().await?;
+        Ok(status)
     }
 
     /// The server's counters and histogram sums from `/metrics` (Prometheus text), keyed by

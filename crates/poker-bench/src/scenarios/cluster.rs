@@ -36,6 +36,7 @@ use crate::guard::ensure_loopback;
 use crate::pg::FreshDatabase;
 use crate::process::{cpu_seconds, ServerProcess};
 use crate::report;
+pub use crate::stats::Spread;
 use crate::stats::{Latencies, Percentiles};
 use crate::target::Target;
 
@@ -157,35 +158,6 @@ pub struct Run {
     pub phases: Vec<Phase>,
     pub ratios: Ratios,
     pub presence: Presence,
-}
-
-/// The median and the range of a figure over runs.
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq)]
-pub struct Spread {
-    pub median: f64,
-    pub min: f64,
-    pub max: f64,
-}
-
-impl Spread {
-    pub fn of(values: &[f64]) -> Option<Spread> {
-        let mut v: Vec<f64> = values.iter().copied().filter(|x| x.is_finite()).collect();
-        if v.is_empty() {
-            return None;
-        }
-        v.sort_by(f64::total_cmp);
-        let n = v.len();
-        let median = if n % 2 == 1 {
-            v[n / 2]
-        } else {
-            (v[n / 2 - 1] + v[n / 2]) / 2.0
-        };
-        Some(Spread {
-            median,
-            min: v[0],
-            max: v[n - 1],
-        })
-    }
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -747,27 +719,4 @@ pub fn print(config: &Config, outcome: &Outcome) {
         s.presence_max_ms
             .map_or("—".into(), |x| format!("{x:.0} ms"))
     );
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn spread_is_the_median_and_range() {
-        assert_eq!(Spread::of(&[]), None);
-        assert_eq!(
-            Spread::of(&[3.0, 1.0, 2.0]),
-            Some(Spread {
-                median: 2.0,
-                min: 1.0,
-                max: 3.0
-            })
-        );
-        assert_eq!(
-            Spread::of(&[4.0, 1.0, 2.0, 3.0]).map(|s| s.median),
-            Some(2.5)
-        );
-        assert_eq!(Spread::of(&[f64::NAN, 1.0]).map(|s| s.median), Some(1.0));
-    }
 }

@@ -5,7 +5,9 @@ pub mod cluster;
 pub mod fanout;
 pub mod idle;
 pub mod join_storm;
+pub mod logins;
 pub mod ramp;
+pub mod rest_under_load;
 pub mod slow_reader;
 
 use std::collections::BTreeSet;
@@ -352,11 +354,20 @@ pub async fn vote_jittered(
 }
 
 /// A small, fast pseudo-random generator (splitmix64): jitter needs no more.
-struct SplitMix(u64);
+pub(crate) struct SplitMix(pub(crate) u64);
 
 impl SplitMix {
+    /// Seeded from the clock: every run draws differently.
+    pub(crate) fn from_clock() -> SplitMix {
+        SplitMix(
+            std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .map_or(0, |d| d.as_nanos() as u64),
+        )
+    }
+
     /// A number in `[0, 1)`.
-    fn unit(&mut self) -> f64 {
+    pub(crate) fn unit(&mut self) -> f64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);

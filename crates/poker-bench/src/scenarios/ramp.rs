@@ -1,5 +1,6 @@
 //! `ramp`: raises the total vote rate stage by stage until the whole-session p99 passes a
-//! bound (or votes stop arriving); reports the highest rate held.
+//! bound (or votes stop arriving); reports the highest rate held. Every member that may vote
+//! votes (the moderator too, by default), each about once per its interval, jittered around it.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -7,7 +8,8 @@ use std::time::Duration;
 use anyhow::Result;
 use serde::Serialize;
 
-use super::{activate, connect_all, vote, Counters, VotingResult};
+use super::fanout::per_vote_ms;
+use super::{activate, connect_all, vote_jittered, Counters, VotingResult};
 use crate::stats::Latencies;
 use crate::target::Target;
 
@@ -20,6 +22,12 @@ pub struct Config {
     pub start_rate: f64,
     pub factor: f64,
     pub max_rate: f64,
+    /// Each vote goes a random 0 .. 2 × jitter × interval after its tick (at most 0.45).
+    #[serde(default)]
+    pub jitter: f64,
+    /// The moderator (member 0) may vote and does.
+    #[serde(default)]
+    pub moderator_votes: bool,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -27,6 +35,12 @@ pub struct Stage {
     pub target_rate: f64,
     pub voting: VotingResult,
     pub held: bool,
+    /// CPU time the server used during the stage, in seconds.
+    #[serde(default)]
+    pub server_cpu_secs: Option<f64>,
+    /// `server_cpu_secs` per delivered vote, in milliseconds.
+    #[serde(default)]
+    pub cpu_ms_per_vote: Option<f64>,
 }
 
 #[derive(Debug, Clone, Serialize, serde::Deserialize)]
@@ -49,8 +63,14 @@ pub fn held(voting: &VotingResult, bound_ms: f64) -> bool {
         && voting.votes_delivered as f64 >= 0.99 * voting.votes_sent as f64
 }
 
-pub async fn run(target: &Target, config: &Config) -> Result<Outcome> {
-    let users = target.users(config.participants, true).await?;
+pub async fn run(
+    target: &Target,
+    config: &Config,
+    cpu: impl Fn() -> Option<f64>,
+) -> Result<Outcome> {
+    let users = target
+        .users_with(config.participants, true, config.moderator_votes)
+        .await?;
     let plans = target.sessions(config.sessions, &users).await?;
     let counters = Arc::new(Counters::default());
     let sessions = connect_all(
@@ -64,7 +84,11 @@ pub async fn run(target: &Target, config: &Config) -> Result<Outcome> {
     .await?;
     activate(&sessions, &counters).await?;
     let sessions = Arc::new(sessions);
-    let voters = (config.sessions * config.participants.saturating_sub(1)).max(1) as f64;
+    let voters = sessions
+        .iter()
+        .map(|s| s.plan.members.iter().filter(|m| m.votes).count())
+        .sum::<usize>()
+        .max(1) as f64;
     let mut rate = config.start_rate;
     let mut stages = Vec::new();
     let mut highest_rate_held = 0.0;
@@ -78,14 +102,17 @@ pub async fn run(target: &Target, config: &Config) -> Result<Outcome> {
             break;
         }
         let interval = Duration::from_secs_f64(voters / rate);
-        let voting = vote(
+        let cpu_before = cpu();
+        let voting = vote_jittered(
             &sessions,
             &counters,
             interval,
+            config.jitter,
             Duration::from_secs(config.stage_secs),
             Duration::from_secs(3),
         )
         .await;
+        let server_cpu_secs = cpu().zip(cpu_before).map(|(after, before)| after - before);
         let ok = held(&voting, config.bound_ms);
         eprintln!(
             "  ramp {:>8.0} votes/s target: sent {:>8.0}/s, whole-session p99 {:>8.2} ms, delivered {}/{} {}",
@@ -102,6 +129,8 @@ pub async fn run(target: &Target, config: &Config) -> Result<Outcome> {
         let p99 = voting.whole_session.p99;
         stages.push(Stage {
             target_rate: rate,
+            cpu_ms_per_vote: per_vote_ms(server_cpu_secs, &voting),
+            server_cpu_secs,
             voting,
             held: ok,
         });
