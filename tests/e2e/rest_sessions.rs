@@ -14,6 +14,7 @@ both_backends!(
     patch_session_changes_only_the_given_fields,
     patch_session_validation_errors_name_the_field,
     create_session_validation_errors_name_the_field,
+    create_session_takes_secret_votes,
     session_names_of_200_characters_are_fine,
     delete_session_is_204_and_the_session_is_gone,
     session_reads_are_401_anonymous_and_fine_for_spectators,
@@ -329,6 +330,10 @@ async fn create_session_validation_errors_name_the_field(backend: Backend) {
             json!({"name": "Sprint", "poker_date": "2025-01-01", "deck": 3}),
             "deck",
         ),
+        (
+            json!({"name": "Sprint", "poker_date": "2025-01-01", "secret_votes": "no"}),
+            "secret_votes",
+        ),
     ];
     for (body, field) in cases {
         expect_invalid(
@@ -339,6 +344,34 @@ async fn create_session_validation_errors_name_the_field(backend: Backend) {
     }
     let list = admin.get("/api/sessions").await.expect_status(200, "list");
     assert_eq!(list, json!([]), "no refused session was created");
+}
+
+/// `secret_votes` on create (PROTOCOL.md: `{"name", "poker_date", "deck"?, "secret_votes"?}`):
+/// kept as given, `true` when absent, and what the session then does.
+async fn create_session_takes_secret_votes(backend: Backend) {
+    let server = Server::start(backend).await;
+    let admin = server.admin().await;
+    let open = admin
+        .post(
+            "/api/sessions",
+            json!({"name": "Open", "poker_date": "2026-03-01", "secret_votes": false}),
+        )
+        .await
+        .expect_status(201, "create with secret_votes false");
+    assert_eq!(open["secret_votes"], false, "{open}");
+    let stored = admin
+        .get(&format!("/api/sessions/{}", id_of(&open)))
+        .await
+        .expect_status(200, "GET the open session");
+    assert_eq!(stored["secret_votes"], false, "{stored}");
+    let default = admin
+        .post(
+            "/api/sessions",
+            json!({"name": "Default", "poker_date": "2026-03-01"}),
+        )
+        .await
+        .expect_status(201, "create without secret_votes");
+    assert_eq!(default["secret_votes"], true, "{default}");
 }
 
 async fn session_names_of_200_characters_are_fine(backend: Backend) {

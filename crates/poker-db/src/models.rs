@@ -94,6 +94,8 @@ pub struct NewSession {
     pub name: String,
     pub poker_date: NaiveDate,
     pub deck: Deck,
+    /// Whether voters see others' votes only after voting (the default).
+    pub secret_votes: bool,
 }
 
 /// A story to estimate. Serializable: a live change that carries one crosses processes.

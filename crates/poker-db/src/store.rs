@@ -313,7 +313,7 @@ impl Store {
                 poker_sessions::name.eq(&new.name),
                 poker_sessions::poker_date.eq(new.poker_date),
                 poker_sessions::deck.eq(deck),
-                poker_sessions::secret_votes.eq(true),
+                poker_sessions::secret_votes.eq(new.secret_votes),
                 poker_sessions::created_at.eq(now()),
             ))
             .returning(poker_sessions::id)
@@ -324,7 +324,7 @@ impl Store {
             poker_date: new.poker_date,
             active_story_id: None,
             deck: new.deck.clone(),
-            secret_votes: true,
+            secret_votes: new.secret_votes,
         })
     }
 

@@ -110,6 +110,7 @@ fn store_with_story(dir: &std::path::Path, timeout: Duration) -> (Store, i64, i6
             name: "s".into(),
             poker_date: chrono::NaiveDate::MIN,
             deck: Deck::default(),
+            secret_votes: true,
         })
         .expect("create a session");
     let story = store

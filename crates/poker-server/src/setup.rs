@@ -82,6 +82,7 @@ pub fn demo(store: &Store) -> Result<Demo, String> {
             name: "Demo: webshop sprint 12".into(),
             poker_date: Local::now().date_naive(),
             deck: Deck::default(),
+            secret_votes: true,
         })
         .map_err(|e| e.to_string())?;
     let stories = [

@@ -27,6 +27,8 @@ pub struct CreateSessionBody {
     /// `{"points": [...], "others": [...]}`; the original's deck when absent.
     #[schema(value_type = Option<Object>)]
     pub(crate) deck: Option<Value>,
+    /// Whether voters see others' votes only after voting; `true` when absent.
+    pub(crate) secret_votes: Option<bool>,
 }
 
 /// Changes to a session; absent fields stay as they are.
@@ -118,6 +120,7 @@ pub async fn create(
             name,
             poker_date,
             deck,
+            secret_votes: body.secret_votes.unwrap_or(true),
         })?)
     })
     .await?;
