@@ -30,6 +30,11 @@ use crate::DbError;
 const MAX_BATCH: usize = 256;
 /// How often a slot that lost the database tries it again.
 const PROBE_EVERY: Duration = Duration::from_millis(500);
+/// A connection idle longer than this runs even a single-statement write after a `BEGIN` of
+/// its own: idle connections are the ones a database restart or failover has usually closed,
+/// and a `BEGIN` that fails says for certain that nothing ran, so the write can be retried on a
+/// new connection (a failed autocommitted statement cannot say whether it committed).
+const AUTOCOMMIT_IF_USED_WITHIN: Duration = Duration::from_secs(1);
 /// How often the supervisor looks at the slots.
 const SUPERVISE_EVERY: Duration = Duration::from_millis(200);
 
@@ -449,9 +454,13 @@ const TOO_LATE: &str = "the database answered too late; the write was rolled bac
 /// Runs jobs in one transaction; `Ok(true)` when every job succeeded and it committed,
 /// `Ok(false)` when one failed and it rolled back, `Err` when the transaction itself failed
 /// (the connection is then dropped: the database rolls back what it had).
-fn transaction(conn: &mut DbConnection, jobs: &mut [Box<dyn Job>]) -> Result<bool, TxError> {
+fn transaction(
+    conn: &mut DbConnection,
+    jobs: &mut [Box<dyn Job>],
+    may_autocommit: bool,
+) -> Result<bool, TxError> {
     if let [job] = jobs {
-        if job.single_statement() && matches!(conn, DbConnection::Postgresql(_)) {
+        if may_autocommit && job.single_statement() && matches!(conn, DbConnection::Postgresql(_)) {
             return autocommit(conn, job);
         }
     }
@@ -474,7 +483,8 @@ fn transaction(conn: &mut DbConnection, jobs: &mut [Box<dyn Job>]) -> Result<boo
 }
 
 /// Runs a single-statement write without a transaction around it: PostgreSQL commits it on its
-/// own, in the one round trip. Its outcomes map onto [`transaction`]'s: a statement that failed
+/// own, in the one round trip. Only on a connection that answered within
+/// [`AUTOCOMMIT_IF_USED_WITHIN`]; an idle one gets a `BEGIN` first (see there). Its outcomes map onto [`transaction`]'s: a statement that failed
 /// changed nothing; if the connection is gone too, a backend terminated while idle (what BEGIN
 /// would have found) never ran it and may be retried, any other loss leaves the outcome unknown.
 fn autocommit(conn: &mut DbConnection, job: &mut Box<dyn Job>) -> Result<bool, TxError> {
@@ -504,10 +514,17 @@ enum Outcome {
 }
 
 /// Runs one batch on `conn`.
-fn run_batch(conn: &mut DbConnection, mut batch: Vec<Box<dyn Job>>, may_retry: bool) -> Outcome {
+/// `recently_used`: the connection answered within [`AUTOCOMMIT_IF_USED_WITHIN`], so a
+/// single-statement write may run in autocommit.
+fn run_batch(
+    conn: &mut DbConnection,
+    mut batch: Vec<Box<dyn Job>>,
+    may_retry: bool,
+    recently_used: bool,
+) -> Outcome {
     let started = Instant::now();
     let size = batch.len();
-    match transaction(conn, &mut batch) {
+    match transaction(conn, &mut batch, recently_used) {
         Ok(true) => {
             log::debug!("writer: {size} writes committed in {:?}", started.elapsed());
             for job in batch {
@@ -520,7 +537,7 @@ fn run_batch(conn: &mut DbConnection, mut batch: Vec<Box<dyn Job>>, may_retry: b
             // others still commit and only the failing one reports its error.
             let mut jobs = batch.into_iter();
             while let Some(mut job) = jobs.next() {
-                match transaction(conn, std::slice::from_mut(&mut job)) {
+                match transaction(conn, std::slice::from_mut(&mut job), true) {
                     Ok(_) => job.answer(Ok(())),
                     Err(TxError::Abandoned) => job.answer(Err(TOO_LATE.into())),
                     Err(TxError::NotStarted(e) | TxError::Failed(e)) => {
@@ -561,6 +578,8 @@ fn work(shared: Arc<Shared>, index: usize, generation: u64, mut conn: Option<DbC
     let current = || slot.generation.load(Ordering::Acquire) == generation;
     // A batch to run again on a new connection (its first one was found dead).
     let mut retry: Option<Vec<Box<dyn Job>>> = None;
+    // When the connection in hand last answered (a new one answered when it connected).
+    let mut answered_at = Instant::now();
     loop {
         if let Some(batch) = retry.take() {
             // One attempt at a new connection for a batch whose connection was found dead; if
@@ -568,6 +587,7 @@ fn work(shared: Arc<Shared>, index: usize, generation: u64, mut conn: Option<DbC
             match shared.url.connect(shared.timeout) {
                 Ok(c) => {
                     conn = Some(c);
+                    answered_at = Instant::now();
                     retry = Some(batch);
                 }
                 Err(e) => {
@@ -582,7 +602,10 @@ fn work(shared: Arc<Shared>, index: usize, generation: u64, mut conn: Option<DbC
         let mut connection = match conn.take() {
             Some(c) => c,
             None => match reconnect(&shared, index, generation) {
-                Some(c) => c,
+                Some(c) => {
+                    answered_at = Instant::now();
+                    c
+                }
                 None => return,
             },
         };
@@ -605,14 +628,18 @@ fn work(shared: Arc<Shared>, index: usize, generation: u64, mut conn: Option<DbC
             continue;
         }
         slot.busy_since_ms.store(shared.now_ms(), Ordering::Release);
-        let outcome = run_batch(&mut connection, batch, may_retry);
+        let recently_used = answered_at.elapsed() < AUTOCOMMIT_IF_USED_WITHIN;
+        let outcome = run_batch(&mut connection, batch, may_retry, recently_used);
         if !current() {
             // The supervisor gave up on this thread while it waited and started another.
             return;
         }
         slot.busy_since_ms.store(0, Ordering::Release);
         match outcome {
-            Outcome::Done => conn = Some(connection),
+            Outcome::Done => {
+                answered_at = Instant::now();
+                conn = Some(connection);
+            }
             Outcome::Retry(batch) => retry = Some(batch),
             Outcome::Broken => shared.set_state(
                 index,
