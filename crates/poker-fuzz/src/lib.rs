@@ -276,10 +276,12 @@ fn canonical_body(accepted: &Accepted) -> Value {
             name,
             poker_date,
             deck,
+            secret_votes,
         } => {
             put("name", Some(json!(name)));
             put("poker_date", Some(date(&poker_date.format("%Y-%m-%d"))));
             put("deck", Some(json!(deck)));
+            put("secret_votes", Some(json!(secret_votes)));
         }
         Accepted::UpdateSession {
             name,

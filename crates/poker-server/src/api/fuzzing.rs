@@ -64,7 +64,7 @@ impl BodyKind {
                 "can_moderate",
                 "is_admin",
             ],
-            BodyKind::CreateSession => &["name", "poker_date", "deck"],
+            BodyKind::CreateSession => &["name", "poker_date", "deck", "secret_votes"],
             BodyKind::UpdateSession => &["name", "poker_date", "deck", "secret_votes"],
             BodyKind::CreateStory => &["ticket_number", "title", "description"],
             BodyKind::UpdateStory => &[
@@ -100,6 +100,7 @@ pub enum Accepted {
         name: String,
         poker_date: NaiveDate,
         deck: Deck,
+        secret_votes: bool,
     },
     UpdateSession {
         name: Option<String>,
@@ -163,6 +164,7 @@ pub fn parse_body(kind: BodyKind, bytes: &[u8]) -> Result<Accepted, ApiError> {
                     .map(sessions::deck)
                     .transpose()?
                     .unwrap_or_default(),
+                secret_votes: body.secret_votes.unwrap_or(true),
             }
         }
         BodyKind::UpdateSession => {
