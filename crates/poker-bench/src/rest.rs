@@ -40,16 +40,17 @@ pub struct RestLoad {
     task: JoinHandle<RestResult>,
 }
 
+/// Answers counted by a REST client: latencies of the good ones, errors, the first error.
 #[derive(Default)]
-struct Tally {
-    latency: Latencies,
-    ok: u64,
-    errors: u64,
-    first_error: Option<String>,
+pub(crate) struct Tally {
+    pub(crate) latency: Latencies,
+    pub(crate) ok: u64,
+    pub(crate) errors: u64,
+    pub(crate) first_error: Option<String>,
 }
 
 impl Tally {
-    fn error(&mut self, what: String) {
+    pub(crate) fn error(&mut self, what: String) {
         self.errors += 1;
         self.first_error.get_or_insert(what);
     }

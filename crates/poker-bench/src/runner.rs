@@ -637,6 +637,18 @@ pub fn write_ramp_svg(report: &Report, bound_ms: f64, path: &Path) -> Result<()>
         .with_context(|| format!("write {}", path.display()))
 }
 
+/// How many voters' last votes the real server stored, of all voters.
+fn persisted_rows(persisted: Option<(u64, u64)>) -> Vec<Row> {
+    persisted
+        .map(|(ok, total)| {
+            vec![
+                Row::new("last votes persisted (of voters)", None, Some(ok as f64)),
+                Row::new("voters", None, Some(total as f64)),
+            ]
+        })
+        .unwrap_or_default()
+}
+
 fn rest_rows(b: Option<&RestResult>, s: Option<&RestResult>) -> Vec<Row> {
     let mut rows = Vec::new();
     if b.is_none() && s.is_none() {
@@ -679,14 +691,7 @@ fn fanout_rows(b: Option<&fanout::Outcome>, s: Option<&fanout::Outcome>) -> Vec<
     ] {
         rows.push(Row::new(name, b, s));
     }
-    if let Some((ok, total)) = s.and_then(|o| o.persisted) {
-        rows.push(Row::new(
-            "last votes persisted (of voters)",
-            None,
-            Some(ok as f64),
-        ));
-        rows.push(Row::new("voters", None, Some(total as f64)));
-    }
+    rows.extend(persisted_rows(s.and_then(|o| o.persisted)));
     rows.extend(rest_rows(
         b.and_then(|o| o.rest.as_ref()),
         s.and_then(|o| o.rest.as_ref()),
@@ -806,14 +811,7 @@ fn rest_under_load_rows(
     ] {
         rows.push(Row::new(name, b, s));
     }
-    if let Some((ok, total)) = s.and_then(|o| o.persisted) {
-        rows.push(Row::new(
-            "last votes persisted (of voters)",
-            None,
-            Some(ok as f64),
-        ));
-        rows.push(Row::new("voters", None, Some(total as f64)));
-    }
+    rows.extend(persisted_rows(s.and_then(|o| o.persisted)));
     rows.extend(rest_rows(
         b.and_then(|o| o.loaded.rest.as_ref()),
         s.and_then(|o| o.loaded.rest.as_ref()),

@@ -16,7 +16,7 @@ pub use admin::{
 pub use connection::{DatabaseUrl, DbConnection};
 pub use models::*;
 pub use store::{Store, TokenKind};
-pub use writer::Writer;
+pub use writer::{WriteShape, Writer};
 
 /// What can go wrong in storage.
 #[derive(Debug, thiserror::Error)]

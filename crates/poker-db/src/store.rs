@@ -10,6 +10,7 @@ use diesel::result::{DatabaseErrorKind, Error as DieselError};
 use crate::connection::{pool, DatabaseUrl, DbConnection, Pool};
 use crate::models::*;
 use crate::schema::*;
+use crate::writer::WriteShape;
 use crate::DbError;
 
 /// The kind of a stored token.
@@ -117,7 +118,7 @@ impl Store {
         T: Send + 'static,
         F: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
-        self.writer.write(session_id, work)
+        self.writer.write(session_id, WriteShape::Statements, work)
     }
 
     /// As [`Store::write`], for a write that is one SQL statement on PostgreSQL (such as
@@ -131,7 +132,8 @@ impl Store {
         T: Send + 'static,
         F: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
     {
-        self.writer.write_statement(session_id, work)
+        self.writer
+            .write(session_id, WriteShape::SingleStatement, work)
     }
 
     /// `sqlite` or `postgres`.

@@ -58,7 +58,7 @@ trait Job: Send {
 
 struct Typed<T, F> {
     session: i64,
-    single_statement: bool,
+    shape: WriteShape,
     work: F,
     deadline: Instant,
     result: Option<Result<T, DbError>>,
@@ -95,12 +95,23 @@ where
     }
 
     fn single_statement(&self) -> bool {
-        self.single_statement
+        self.shape == WriteShape::SingleStatement
     }
 
     fn failure(&self) -> Option<&DbError> {
         self.result.as_ref().and_then(|r| r.as_ref().err())
     }
+}
+
+/// What a write is made of, which decides whether it may skip the transaction around it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum WriteShape {
+    /// Any number of statements: always run in a transaction (with whatever else is queued).
+    Statements,
+    /// Exactly one SQL statement on PostgreSQL, atomic by itself: when no other write is queued
+    /// beside it, on a connection in recent use, it runs in autocommit and commits in one round
+    /// trip. On SQLite it runs as any write does.
+    SingleStatement,
 }
 
 /// How a writer slot is doing, for `/readyz`.
@@ -244,34 +255,7 @@ impl Writer {
     pub fn write<T, F>(
         &self,
         session: i64,
-        work: F,
-    ) -> impl std::future::Future<Output = Result<T, DbError>> + Send + 'static
-    where
-        T: Send + 'static,
-        F: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
-    {
-        self.queue(session, false, work)
-    }
-
-    /// As [`Writer::write`], for a write that on PostgreSQL is exactly one SQL statement (atomic
-    /// by itself): when no other write is queued beside it, it runs in autocommit and commits
-    /// in one round trip. On SQLite it runs as any write does.
-    pub fn write_statement<T, F>(
-        &self,
-        session: i64,
-        work: F,
-    ) -> impl std::future::Future<Output = Result<T, DbError>> + Send + 'static
-    where
-        T: Send + 'static,
-        F: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
-    {
-        self.queue(session, true, work)
-    }
-
-    fn queue<T, F>(
-        &self,
-        session: i64,
-        single_statement: bool,
+        shape: WriteShape,
         work: F,
     ) -> impl std::future::Future<Output = Result<T, DbError>> + Send + 'static
     where
@@ -281,7 +265,7 @@ impl Writer {
         let (reply, answer) = oneshot::channel();
         let job = Typed {
             session,
-            single_statement,
+            shape,
             work,
             deadline: Instant::now() + self.deadline(),
             result: None,

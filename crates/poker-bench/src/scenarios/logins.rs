@@ -9,7 +9,8 @@ use anyhow::{bail, Result};
 use futures_util::{stream, StreamExt};
 use serde::{Deserialize, Serialize};
 
-use crate::stats::{Latencies, Percentiles};
+use crate::rest::Tally;
+use crate::stats::Percentiles;
 use crate::target::{Kind, Target};
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -56,13 +57,6 @@ pub async fn run(
     let rss_start_kib = rss();
     let names = target.create_voters(config.users).await?;
     let rss_before_kib = rss();
-    #[derive(Default)]
-    struct Tally {
-        latency: Latencies,
-        ok: u64,
-        errors: u64,
-        first_error: Option<String>,
-    }
     let tally = Arc::new(Mutex::new(Tally::default()));
     let cpu_before = cpu();
     let started = Instant::now();
@@ -79,16 +73,8 @@ pub async fn run(
                             t.ok += 1;
                             t.latency.record(took);
                         }
-                        Ok(status) => {
-                            t.errors += 1;
-                            t.first_error
-                                .get_or_insert(format!("login of {name}: {status}"));
-                        }
-                        Err(e) => {
-                            t.errors += 1;
-                            t.first_error
-                                .get_or_insert(format!("login of {name}: {e:#}"));
-                        }
+                        Ok(status) => t.error(format!("login of {name}: {status}")),
+                        Err(e) => t.error(format!("login of {name}: {e:#}")),
                     }
                 }
             }

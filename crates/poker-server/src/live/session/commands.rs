@@ -105,15 +105,12 @@ impl PokerSession {
                     choice: choice.as_str().to_string(),
                 };
                 let saved = vote.clone();
-                self.persist_statement(
-                    ctx,
-                    conn,
-                    name,
-                    move |c| live::cast_vote(c, session_id, story_id, saved.user_id, &saved.choice),
-                    move |act, version, ctx| {
-                        act.committed(version, SessionChange::Voted { story_id, vote }, ctx)
-                    },
-                );
+                let write = self.store.write_statement(session_id, move |c| {
+                    live::cast_vote(c, session_id, story_id, saved.user_id, &saved.choice)
+                });
+                self.persist_with(ctx, conn, name, write, move |act, version, ctx| {
+                    act.committed(version, SessionChange::Voted { story_id, vote }, ctx)
+                });
             }
             ClientCommand::ResetRequested => {
                 let Some(active) = &state.active else {

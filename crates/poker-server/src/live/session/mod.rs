@@ -468,24 +468,8 @@ impl PokerSession {
         self.persist_with(ctx, conn, event, write, then);
     }
 
-    /// As [`Self::persist`], for a write that is one statement on PostgreSQL
-    /// ([`Store::write_statement`]): a vote, the one write of every second of every voter.
-    fn persist_statement<T, W, F>(
-        &mut self,
-        ctx: &mut Context<Self>,
-        conn: ConnId,
-        event: &'static str,
-        work: W,
-        then: F,
-    ) where
-        T: Send + 'static,
-        W: Fn(&mut DbConnection) -> Result<T, DbError> + Send + 'static,
-        F: FnOnce(&mut Self, T, &mut Context<Self>) -> Result<(), WireError> + 'static,
-    {
-        let write = self.store.write_statement(self.id, work);
-        self.persist_with(ctx, conn, event, write, then);
-    }
-
+    /// As [`Self::persist`], for a write already queued: a vote comes here with
+    /// [`Store::write_statement`] (one statement on PostgreSQL, one round trip).
     fn persist_with<T, F>(
         &mut self,
         ctx: &mut Context<Self>,
