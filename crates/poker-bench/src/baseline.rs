@@ -316,7 +316,10 @@ async fn connect(
         user: (id, name, rights),
         hub: hub.get_ref().clone(),
     };
-    ws::start(socket, &req, stream)
+    // Agrees to the subprotocol the bench offers the server, so one client fits both.
+    ws::WsResponseBuilder::new(socket, &req, stream)
+        .protocols(&[crate::client::SUBPROTOCOL])
+        .start()
 }
 
 async fn session_state(

@@ -7,7 +7,26 @@ use anyhow::{Context, Result};
 use futures_util::{SinkExt, StreamExt};
 use tokio::sync::mpsc;
 use tokio::task::JoinHandle;
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::handshake::client::Request;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::Message;
+
+/// The subprotocol that gets the server's (ours) events (`stories_changed`, `error`), as its
+/// own web UI asks for it; the baseline agrees to it too.
+pub const SUBPROTOCOL: &str = "poker.v2";
+
+/// The handshake request for a socket URL, offering [`SUBPROTOCOL`].
+pub fn request(url: &str) -> Result<Request> {
+    let mut request = url
+        .into_client_request()
+        .with_context(|| format!("the socket URL {url}"))?;
+    request.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static(SUBPROTOCOL),
+    );
+    Ok(request)
+}
 
 /// A connected socket: send text frames through `tx`; dropping it closes the socket.
 pub struct Conn {
@@ -26,7 +45,7 @@ impl Conn {
         F: FnMut(&str, Instant) + Send + 'static,
     {
         let started = Instant::now();
-        let (ws, _) = tokio_tungstenite::connect_async_with_config(url, None, true)
+        let (ws, _) = tokio_tungstenite::connect_async_with_config(request(url)?, None, true)
             .await
             .with_context(|| format!("connect {url}"))?;
         let connect_time = started.elapsed();

@@ -109,7 +109,54 @@ pub enum ServerEvent {
     Error(WireError),
 }
 
+/// What a socket speaks: the original's four events, or those and ours. A socket opts in by
+/// offering the WebSocket subprotocol [`Dialect::V2_SUBPROTOCOL`]; one that offers none speaks
+/// the original's, whose own front end throws on any event name it does not know.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// Only `story_changed`, `story_points_submitted`, `poker_session_ended` and
+    /// `participants_changed`; refused input gets no `error` frame.
+    Original,
+    /// Every event, the **(ours)** ones included.
+    V2,
+}
+
+impl Dialect {
+    /// The subprotocol a client offers (`Sec-WebSocket-Protocol`) to get the **(ours)** events.
+    pub const V2_SUBPROTOCOL: &'static str = "poker.v2";
+
+    /// The dialect of a handshake that offered these subprotocols (the header's values, which
+    /// may each hold a comma-separated list).
+    pub fn from_offered<'a>(offered: impl IntoIterator<Item = &'a str>) -> Dialect {
+        let v2 = offered
+            .into_iter()
+            .flat_map(|value| value.split(','))
+            .any(|p| p.trim() == Self::V2_SUBPROTOCOL);
+        if v2 {
+            Dialect::V2
+        } else {
+            Dialect::Original
+        }
+    }
+
+    /// Whether a socket of this dialect is sent this event.
+    pub fn receives(self, event: &ServerEvent) -> bool {
+        self == Dialect::V2 || !event.is_extension()
+    }
+}
+
 impl ServerEvent {
+    /// Whether this is one of our **(ours)** events, which only [`Dialect::V2`] sockets get.
+    pub fn is_extension(&self) -> bool {
+        match self {
+            ServerEvent::StoryChanged(_)
+            | ServerEvent::StoryPointsSubmitted { .. }
+            | ServerEvent::PokerSessionEnded { .. }
+            | ServerEvent::ParticipantsChanged { .. } => false,
+            ServerEvent::StoriesChanged { .. } | ServerEvent::Error(_) => true,
+        }
+    }
+
     /// The event's name on the wire.
     pub fn name(&self) -> &'static str {
         match self {
@@ -153,6 +200,45 @@ mod tests {
 
     fn frame(event: &ServerEvent) -> Value {
         serde_json::from_str(&event.to_frame()).unwrap()
+    }
+
+    #[test]
+    fn a_socket_opts_in_to_our_events_with_the_subprotocol() {
+        assert_eq!(Dialect::from_offered(["poker.v2"]), Dialect::V2);
+        assert_eq!(Dialect::from_offered(["chat, poker.v2"]), Dialect::V2);
+        assert_eq!(Dialect::from_offered(["chat", " poker.v2 "]), Dialect::V2);
+        assert_eq!(
+            Dialect::from_offered(["poker.v1", "poker.v22"]),
+            Dialect::Original
+        );
+        assert_eq!(Dialect::from_offered([]), Dialect::Original);
+    }
+
+    #[test]
+    fn the_original_dialect_gets_only_the_originals_four_events() {
+        let ours = [
+            ServerEvent::StoriesChanged { stories: vec![] },
+            ServerEvent::Error(WireError::new(ErrorCode::Invalid, "no")),
+        ];
+        let originals = [
+            ServerEvent::StoryPointsSubmitted {
+                story_points: json!(3),
+            },
+            ServerEvent::PokerSessionEnded {
+                poker_session_end_redirect_url: "/".into(),
+            },
+            ServerEvent::ParticipantsChanged {
+                participants: vec![],
+            },
+        ];
+        for event in &ours {
+            assert!(!Dialect::Original.receives(event), "{}", event.name());
+            assert!(Dialect::V2.receives(event));
+        }
+        for event in &originals {
+            assert!(Dialect::Original.receives(event), "{}", event.name());
+            assert!(Dialect::V2.receives(event));
+        }
     }
 
     fn voter(id: i64, name: &str) -> Voter {

@@ -8,7 +8,7 @@ pub mod tally;
 pub mod wire;
 
 pub use deck::{Choice, Deck, DeckError, StoryPoints};
-pub use events::{may_see_votes, ServerEvent, VotesView};
+pub use events::{may_see_votes, Dialect, ServerEvent, VotesView};
 pub use fields::{story_label, FieldError};
 pub use tally::{tally, Tally, Voter};
 pub use wire::{ClientCommand, ErrorCode, EventName, Permission, WireError};

@@ -1,11 +1,13 @@
-//! `GET /ws/poker/{session_id}/`: checks origin, identity and session, then hands the socket to
-//! a `Participant` actor.
+//! `GET /ws/poker/{session_id}/` (and `/poker/{session_id}/`, the original's path): checks
+//! origin, identity and session, then hands the socket to a `Participant` actor. The socket gets
+//! our **(ours)** events only if it offered the subprotocol `poker.v2`.
 
 use std::sync::Arc;
 
 use actix_web::http::header;
 use actix_web::{get, web, HttpRequest, HttpResponse};
 use actix_web_actors::ws;
+use poker_core::Dialect;
 
 use crate::api::parse_id;
 use crate::auth::identify;
@@ -57,7 +59,9 @@ fn origin_allowed(req: &HttpRequest, allowed: &[String]) -> bool {
 }
 
 /// Opens the live socket of a session (PROTOCOL.md section 2); a trailing slash is allowed.
-/// Identity: the login cookie, `Authorization: Bearer`, or `?token=`.
+/// Identity: the login cookie, `Authorization: Bearer`, or `?token=`. Offer the subprotocol
+/// `poker.v2` (`Sec-WebSocket-Protocol`) for the events marked (ours); without it the socket
+/// speaks the original's four events only.
 #[utoipa::path(
     tag = "operations",
     params(
@@ -80,6 +84,42 @@ pub async fn connect(
     path: web::Path<String>,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, ApiError> {
+    open_socket(req, stream, path, state).await
+}
+
+/// The original's socket path, so that its own front end works unchanged: the same socket as
+/// `/ws/poker/{session_id}/`.
+#[utoipa::path(
+    tag = "operations",
+    params(
+        ("session_id" = i64, Path, description = "The session's id"),
+        ("token" = Option<String>, Query, description = "A bearer token, for clients that cannot set headers"),
+    ),
+    responses(
+        (status = 101, description = "Switching to the WebSocket protocol"),
+        (status = 400, description = "Not a WebSocket upgrade"),
+        (status = 401, description = "No valid identity"),
+        (status = 403, description = "The Origin is not allowed"),
+        (status = 404, description = "No such session"),
+    ),
+    security(("cookie" = []), ("bearer" = []))
+)]
+#[get("/poker/{session_id}")]
+pub async fn connect_original_path(
+    req: HttpRequest,
+    stream: web::Payload,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
+    open_socket(req, stream, path, state).await
+}
+
+async fn open_socket(
+    req: HttpRequest,
+    stream: web::Payload,
+    path: web::Path<String>,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, ApiError> {
     let session_id = parse_id(&path, "session")?;
     if !origin_allowed(&req, &state.settings.allowed_origins) {
         log::info!("session {session_id}: refused a socket from a foreign origin");
@@ -95,7 +135,13 @@ pub async fn connect(
     if !exists {
         return Err(ApiError::NotFound(format!("no session {session_id}")));
     }
-    let mut response = ws::handshake(&req)
+    let dialect = Dialect::from_offered(
+        req.headers()
+            .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+            .filter_map(|v| v.to_str().ok()),
+    );
+    // Answers with `poker.v2` when it was offered; other subprotocols are not taken up.
+    let mut response = ws::handshake_with_protocols(&req, &[Dialect::V2_SUBPROTOCOL])
         .map_err(|e| ApiError::BadRequest(format!("expected a WebSocket upgrade: {e}")))?;
     let user = identity.user;
     let outbox = Arc::new(Outbox::new(state.live.socket_backlog_bytes));
@@ -111,13 +157,14 @@ pub async fn connect(
         state.registry.clone(),
         Arc::clone(&state.live),
         outbox.clone(),
+        dialect,
     );
     let codec = actix_http::ws::Codec::new().max_size(MAX_FRAME_BYTES);
     let body = ws::WebsocketContext::with_codec(participant, stream, codec);
     Ok(response.streaming(CountedBody::new(body, outbox)))
 }
 
-/// Registers the socket route (the trailing slash is trimmed by the app's `NormalizePath`).
+/// Registers the socket routes (the trailing slash is trimmed by the app's `NormalizePath`).
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(connect);
+    cfg.service(connect).service(connect_original_path);
 }

@@ -21,7 +21,9 @@ use tokio::net::TcpStream;
 use tokio::process::{Child, Command};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::handshake::client::Request;
-use tokio_tungstenite::tungstenite::http::header::{AUTHORIZATION, COOKIE, ORIGIN};
+use tokio_tungstenite::tungstenite::http::header::{
+    AUTHORIZATION, COOKIE, ORIGIN, SEC_WEBSOCKET_PROTOCOL,
+};
 use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::tungstenite::{self, Message};
@@ -513,8 +515,19 @@ impl Server {
             .clone()
     }
 
-    /// A WebSocket handshake request for the session, without any identity.
+    /// A WebSocket handshake request for the session, without any identity, offering the
+    /// subprotocol `poker.v2` (our events, as our web UI asks for them).
     pub fn ws_request(&self, url: &str) -> Request {
+        let mut request = self.ws_request_original(url);
+        request
+            .headers_mut()
+            .insert(SEC_WEBSOCKET_PROTOCOL, HeaderValue::from_static("poker.v2"));
+        request
+    }
+
+    /// A handshake request as a client of the original writes it: no subprotocol, so the
+    /// socket gets only the original's four events.
+    pub fn ws_request_original(&self, url: &str) -> Request {
         url.into_client_request()
             .unwrap_or_else(|e| panic!("{url} is a valid WebSocket URL: {e}"))
     }
@@ -525,6 +538,25 @@ impl Server {
         WsClient::connect(request, &user.username)
             .await
             .unwrap_or_else(|e| panic!("{} connects to session {session_id}: {e}", user.username))
+    }
+
+    /// Opens a socket as a client of the original does: on the original's path
+    /// `/poker/{id}/` or ours, offering no subprotocol. Reads nothing.
+    pub async fn connect_original(
+        &self,
+        session_id: i64,
+        user: &TestUser,
+        original_path: bool,
+    ) -> WsClient {
+        let url = if original_path {
+            format!("ws://127.0.0.1:{}/poker/{session_id}/", self.port())
+        } else {
+            self.ws_url(session_id)
+        };
+        let request = with_bearer(self.ws_request_original(&url), &user.token);
+        WsClient::connect(request, &user.username)
+            .await
+            .unwrap_or_else(|e| panic!("{} connects to {url}: {e}", user.username))
     }
 
     /// Connects the users one after another, checking and consuming the frames each join
@@ -907,6 +939,8 @@ pub struct WsClient {
     pub name: String,
     /// The handshake answer's `X-Served-By`: the server process the socket is on.
     pub served_by: String,
+    /// The subprotocol the server agreed to (`Sec-WebSocket-Protocol`), empty for none.
+    pub subprotocol: String,
     ws: Stream,
     /// When the latest frames were sent (see [`PACE`]).
     sent: std::collections::VecDeque<tokio::time::Instant>,
@@ -923,6 +957,7 @@ impl WsClient {
         Ok(WsClient {
             name: name.to_string(),
             served_by: header_text(response.headers(), "x-served-by"),
+            subprotocol: header_text(response.headers(), "sec-websocket-protocol"),
             ws,
             sent: std::collections::VecDeque::new(),
         })
@@ -953,6 +988,7 @@ impl WsClient {
         Ok(WsClient {
             name: name.to_string(),
             served_by: header_text(response.headers(), "x-served-by"),
+            subprotocol: header_text(response.headers(), "sec-websocket-protocol"),
             ws,
             sent: std::collections::VecDeque::new(),
         })

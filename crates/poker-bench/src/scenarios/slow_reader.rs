@@ -49,7 +49,7 @@ type Idle =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
 async fn connect_slow(url: &str) -> Result<Idle> {
-    let request = url.to_string();
+    let request = crate::client::request(url)?;
     let parsed = url::Url::parse(url).context("the socket URL")?;
     let addr = tokio::net::lookup_host((
         parsed.host_str().context("a host")?,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 use actix::prelude::*;
 use actix_web_actors::ws::CloseReason;
 use bytestring::ByteString;
-use poker_core::{ClientCommand, EventName, Permission, WireError};
+use poker_core::{ClientCommand, Dialect, EventName, Permission, WireError};
 
 use super::change::SessionChange;
 use super::outbox::Outbox;
@@ -62,6 +62,7 @@ pub struct Connect {
     pub user: Arc<SocketUser>,
     pub socket: Recipient<ToSocket>,
     pub outbox: Arc<Outbox>,
+    pub dialect: Dialect,
 }
 
 /// To a session: a socket joins (forwarded by the registry, which counts them).
@@ -73,6 +74,8 @@ pub struct Join {
     pub socket: Recipient<ToSocket>,
     /// What the socket has been handed and not yet sent; the session stops at its bound.
     pub outbox: Arc<Outbox>,
+    /// Whether the socket gets the **(ours)** events.
+    pub dialect: Dialect,
 }
 
 /// To a session: a socket has closed.

@@ -10,7 +10,7 @@ use actix::prelude::*;
 use actix_http::ws::Item;
 use actix_web::web::{Bytes, BytesMut};
 use actix_web_actors::ws::{self, CloseCode, CloseReason};
-use poker_core::{ClientCommand, ErrorCode, EventName, WireError};
+use poker_core::{ClientCommand, Dialect, ErrorCode, EventName, WireError};
 
 use super::messages::*;
 use super::outbox::Outbox;
@@ -93,6 +93,10 @@ pub struct Participant {
     partial: Option<(BytesMut, bool)>,
     /// Shared with the session and the response body: the bound on unsent output.
     outbox: Arc<Outbox>,
+    /// What the socket offered at the handshake: whether it gets `error` frames and our events.
+    dialect: Dialect,
+    /// The id of the upgrade request, on the socket's log lines.
+    request_id: Option<Arc<str>>,
 }
 
 impl Participant {
@@ -102,7 +106,9 @@ impl Participant {
         registry: Addr<SessionRegistry>,
         config: Arc<LiveConfig>,
         outbox: Arc<Outbox>,
+        dialect: Dialect,
     ) -> Self {
+        let request_id = crate::logging::current_request_id();
         Participant {
             conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed),
             session_id,
@@ -114,23 +120,37 @@ impl Participant {
             last_touch: Instant::now(),
             partial: None,
             outbox,
+            dialect,
+            request_id,
         }
     }
 
     fn refuse(&self, ctx: &mut ws::WebsocketContext<Self>, event: &'static str, error: WireError) {
         log::info!(
+            session = self.session_id,
+            user = self.user.id,
+            event = event,
+            code = error.code.as_str(),
+            request_id = self.request_id.as_deref().unwrap_or("-");
             "session {}: refused a frame of user {} ({}): {error}",
             self.session_id,
             self.user.id,
             self.user.name
         );
         metrics::event(event, error.code.as_str());
-        metrics::frame_out();
-        ctx.text(error.to_frame());
+        // A client of the original's dialect has no `error` event: its mistake is dropped.
+        if self.dialect == Dialect::V2 {
+            metrics::frame_out();
+            ctx.text(error.to_frame());
+        }
     }
 
     fn close(&self, ctx: &mut ws::WebsocketContext<Self>, code: CloseCode, why: &str) {
         log::info!(
+            session = self.session_id,
+            user = self.user.id,
+            close_code = u16::from(code),
+            request_id = self.request_id.as_deref().unwrap_or("-");
             "session {}: closing the socket of user {}: {why}",
             self.session_id,
             self.user.id
@@ -246,6 +266,7 @@ impl Actor for Participant {
             user: self.user.clone(),
             socket: ctx.address().recipient(),
             outbox: self.outbox.clone(),
+            dialect: self.dialect,
         };
         // Frames that arrive before the session answers wait until it has.
         self.registry

@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use actix::Recipient;
+use poker_core::Dialect;
 
 use super::messages::{ConnId, SocketUser, ToSocket};
 use super::outbox::Outbox;
@@ -17,6 +18,8 @@ pub struct Member {
     pub socket: Recipient<ToSocket>,
     pub outbox: Arc<Outbox>,
     pub last_seen: Instant,
+    /// Whether the socket gets the **(ours)** events.
+    pub dialect: Dialect,
 }
 
 /// What to do about a change of participants.
@@ -170,6 +173,7 @@ mod tests {
             }),
             socket: Sink.start().recipient(),
             outbox: Arc::new(Outbox::new(1024)),
+            dialect: Dialect::V2,
             last_seen: at,
         }
     }

@@ -119,6 +119,7 @@ impl Handler<Connect> for SessionRegistry {
             user: msg.user,
             socket: msg.socket,
             outbox: msg.outbox,
+            dialect: msg.dialect,
         });
         MessageResult(Some(entry.addr.clone()))
     }

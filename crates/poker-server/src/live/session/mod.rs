@@ -28,7 +28,7 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use actix_web_actors::ws::{CloseCode, CloseReason};
 use bytestring::ByteString;
-use poker_core::{may_see_votes, Deck, ErrorCode, ServerEvent, WireError};
+use poker_core::{may_see_votes, Deck, Dialect, ErrorCode, ServerEvent, WireError};
 use poker_db::{DbConnection, DbError, Store, Story, VoteRow};
 
 use super::change::SessionChange;
@@ -189,8 +189,14 @@ impl PokerSession {
         }
     }
 
+    /// Sends an event to every member whose dialect has it (our events only to `poker.v2`).
     fn broadcast(&mut self, event: &ServerEvent, ctx: &mut Context<Self>) {
-        let conns: Vec<ConnId> = self.presence.members().map(|(c, _)| c).collect();
+        let conns: Vec<ConnId> = self
+            .presence
+            .members()
+            .filter(|(_, m)| m.dialect.receives(event))
+            .map(|(c, _)| c)
+            .collect();
         self.send_to(&conns, &frames::encode(event), ctx);
     }
 
@@ -198,6 +204,9 @@ impl PokerSession {
         for conn in conns {
             if let Some(member) = self.presence.get(*conn) {
                 log::warn!(
+                    session = self.id,
+                    user = member.user.id,
+                    unsent_bytes = member.outbox.unsent();
                     "session {}: user {} ({}) does not read its socket ({} bytes unsent); \
                      closing it with 1013",
                     self.id,
@@ -217,16 +226,25 @@ impl PokerSession {
         self.remove(conns, ctx);
     }
 
+    /// Answers a refused event with an `error` frame, to a socket of the `poker.v2` dialect; a
+    /// client of the original's has no such event, and its mistake is only logged.
     fn refuse(&mut self, conn: ConnId, error: WireError, ctx: &mut Context<Self>) {
-        if let Some(member) = self.presence.get(conn) {
-            log::info!(
-                "session {}: refused an event of user {} ({}): {error}",
-                self.id,
-                member.user.id,
-                member.user.name
-            );
+        let Some(member) = self.presence.get(conn) else {
+            return;
+        };
+        log::info!(
+            session = self.id,
+            user = member.user.id,
+            code = error.code.as_str();
+            "session {}: refused an event of user {} ({}): {error}",
+            self.id,
+            member.user.id,
+            member.user.name
+        );
+        let event = ServerEvent::Error(error);
+        if member.dialect.receives(&event) {
+            self.send(conn, frames::encode(&event), ctx);
         }
-        self.send(conn, frames::encode(&ServerEvent::Error(error)), ctx);
     }
 
     fn unavailable(&mut self, conn: ConnId, ctx: &mut Context<Self>) {
@@ -337,6 +355,8 @@ impl PokerSession {
         let (gone, someone_left) = self.presence.leave(conns);
         for member in &gone {
             log::info!(
+                session = self.id,
+                user = member.user.id;
                 "session {}: user {} ({}) left",
                 self.id,
                 member.user.id,
@@ -377,7 +397,11 @@ impl PokerSession {
             .silent(self.config.client_timeout, Instant::now());
         for conn in &stale {
             if let Some(member) = self.presence.get(*conn) {
-                log::info!("session {}: user {} timed out", self.id, member.user.id);
+                log::info!(
+                    session = self.id,
+                    user = member.user.id;
+                    "session {}: user {} timed out", self.id, member.user.id
+                );
             }
         }
         self.close(
@@ -425,6 +449,8 @@ impl PokerSession {
         });
         if !conns.is_empty() {
             log::info!(
+                session = self.id,
+                user = user_id;
                 "session {}: closing {} socket(s) of user {user_id}: {why}",
                 self.id,
                 conns.len()
@@ -500,7 +526,11 @@ impl PokerSession {
                     }
                 },
                 Err(e) => {
-                    log::error!("session {}: could not save {event}: {e}", act.id);
+                    log::error!(
+                        session = act.id,
+                        event = event;
+                        "session {}: could not save {event}: {e}", act.id
+                    );
                     metrics::event(event, ErrorCode::Unavailable.as_str());
                     act.suspect_state(ctx);
                     act.unavailable(conn, ctx);
@@ -669,8 +699,10 @@ impl Handler<Join> for PokerSession {
                     ErrorCode::Unavailable,
                     "this session cannot be opened right now; try again shortly",
                 );
-                msg.socket
-                    .do_send(ToSocket::Frame(frames::encode(&ServerEvent::Error(error))));
+                let event = ServerEvent::Error(error);
+                if msg.dialect.receives(&event) {
+                    msg.socket.do_send(ToSocket::Frame(frames::encode(&event)));
+                }
                 msg.socket.do_send(ToSocket::Close(CloseReason {
                     code: CloseCode::Error,
                     description: Some("session unavailable".into()),
@@ -684,6 +716,9 @@ impl Handler<Join> for PokerSession {
                 return;
             }
             log::info!(
+                session = act.id,
+                user = msg.user.id,
+                dialect = if msg.dialect == Dialect::V2 { "poker.v2" } else { "original" };
                 "session {}: user {} ({}) joined",
                 act.id,
                 msg.user.id,
@@ -698,6 +733,7 @@ impl Handler<Join> for PokerSession {
                     socket: msg.socket,
                     outbox: msg.outbox,
                     last_seen: Instant::now(),
+                    dialect: msg.dialect,
                 },
             );
             act.send_story(&[conn], ctx);

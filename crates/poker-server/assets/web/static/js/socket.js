@@ -54,7 +54,9 @@ export class PokerSocket {
     if (this.stopped) return;
     this.dispose();
     this.setState(this.everOpen ? "reconnecting" : "connecting", {});
-    const ws = new WebSocket(this.url());
+    // "poker.v2" asks for the server's own events (stories_changed, error); without it a
+    // socket gets only the original's four.
+    const ws = new WebSocket(this.url(), ["poker.v2"]);
     this.ws = ws;
     let opened = false;
     ws.addEventListener("open", () => {
