@@ -188,6 +188,9 @@ where
         .get()
         .copied()
         .unwrap_or(std::time::Duration::from_secs(10));
+    // Lines the call logs on the blocking thread carry the request's id too.
+    let request_id = crate::logging::current_request_id();
+    let f = move || crate::logging::with_request_id(request_id, f);
     match actix_web::rt::time::timeout(deadline, actix_web::web::block(f)).await {
         Ok(done) => done?,
         Err(_) => {

@@ -1,10 +1,12 @@
 //! The planning-poker server: actors for live sessions, the WebSocket endpoint, the REST API,
 //! authentication and operations endpoints, put together by [`serve`].
 
+pub mod access;
 pub mod api;
 pub mod auth;
 pub mod error;
 pub mod live;
+pub mod logging;
 pub mod metrics;
 pub mod ops;
 pub mod pages;
@@ -122,6 +124,8 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 /// Runs the server until it is stopped. Prints `planning-poker listening on http://ADDR` once
 /// the socket is bound (tests and scripts wait for that line).
 pub async fn serve(settings: Settings) -> Result<(), StartError> {
+    // Secrets print as redacted (SecretString); secrets_in_logs checks it at this level.
+    log::debug!("settings: {settings:?}");
     let settings = Arc::new(settings);
     let redis_url = settings.redis_url.expose_secret().trim().to_string();
     if !redis_url.is_empty()
@@ -222,18 +226,6 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
             .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
         app.app_data(web::Data::new(api::docs::OpenApiJson(doc)))
             .app_data(state.clone())
-            // The path only: a query string may carry `?token=`, which must not reach the logs.
-            .wrap(
-                middleware::Logger::new("%a \"%{method}xi %U\" %s %b %Dms")
-                    .custom_request_replace("method", |req| req.method().to_string())
-                    .exclude("/healthz")
-                    // A balancer's health check asks every 2 s; a replica that is not ready
-                    // logs why (ops.rs).
-                    .exclude("/readyz")
-                    // A socket's access-log entry would hold its state for the socket's whole
-                    // life; joins and leaves are logged by the live actors instead.
-                    .exclude_regex("^/ws/"),
-            )
             .wrap(
                 middleware::DefaultHeaders::new()
                     .add(("X-Content-Type-Options", "nosniff"))
@@ -243,6 +235,8 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
             )
             // `/ws/poker/1/` and `/ws/poker/1` are the same route.
             .wrap(middleware::NormalizePath::trim())
+            // Outermost: a request id and an access line for every request, as it was sent.
+            .wrap(middleware::from_fn(access::middleware))
             .default_service(web::to(not_found))
     })
     // Signals are ours: SIGTERM closes sockets with 1001 before the server stops.

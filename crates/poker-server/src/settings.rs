@@ -31,6 +31,7 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("TRUSTED_PROXIES", "trusted_proxies"),
     ("KEEP_ALIVE_SECS", "keep_alive_secs"),
     ("INSTANCE_NAME", "instance_name"),
+    ("LOG_FORMAT", "log_format"),
 ];
 
 /// Keys whose environment variable is a comma-separated list.
@@ -66,6 +67,8 @@ pub struct Settings {
     /// This process's name in `X-Served-By` and the web UI; never empty after loading (the
     /// host name when not set).
     pub instance_name: String,
+    /// `text` (readable, the default) or `json` (one object per line, for log collectors).
+    pub log_format: crate::logging::LogFormat,
 }
 
 /// Settings that cannot be loaded, with what to fix.

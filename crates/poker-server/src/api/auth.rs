@@ -90,7 +90,7 @@ pub async fn login(
         return Err(ApiError::Unauthorized("wrong username or password".into()));
     };
     attempt.succeeded(Instant::now());
-    log::info!("user {} ({}) logged in", user.id, user.username);
+    log::info!(user = user.id; "user {} ({}) logged in", user.id, user.username);
     Ok(HttpResponse::Ok()
         .cookie(state.cookies.login_cookie(&token))
         .json(LoginView {

@@ -1,0 +1,280 @@
+//! Logs for operators: with `LOG_FORMAT=json` every line the server writes is one JSON object
+//! (time, level, target, message, and fields such as request_id, session, user, status); every
+//! HTTP request has an id, its own `X-Request-Id` or a new one, in its lines and its response;
+//! `RUST_LOG` still chooses the lines; the default stays text.
+
+use std::process::Stdio;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{json, Value};
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+use crate::support::WsClient;
+
+const BIN: &str = env!("CARGO_BIN_EXE_planning-poker");
+const LISTENING: &str = "planning-poker listening on http://";
+const ADMIN_PASSWORD: &str = "logs-admin-pw";
+
+/// A server on a fresh SQLite file whose stderr is kept line by line.
+struct Logged {
+    _child: Child,
+    _dir: tempfile::TempDir,
+    port: u16,
+    lines: Arc<Mutex<Vec<String>>>,
+}
+
+impl Logged {
+    async fn start(env: &[(&str, &str)]) -> Logged {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let mut cmd = Command::new(BIN);
+        cmd.current_dir(dir.path())
+            .env("BIND", "127.0.0.1:0")
+            .env("ADMIN_PASSWORD", ADMIN_PASSWORD)
+            .env_remove("DATABASE_URL")
+            .env_remove("REDIS_URL")
+            .env_remove("LOG_FORMAT")
+            .env_remove("TRUSTED_PROXIES")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        for (key, value) in env {
+            cmd.env(key, value);
+        }
+        let mut child = cmd.spawn().expect("spawn the server");
+        let lines = Arc::new(Mutex::new(Vec::new()));
+        let into = lines.clone();
+        let stderr = child.stderr.take().expect("stderr is piped");
+        tokio::spawn(async move {
+            let mut stderr = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = stderr.next_line().await {
+                into.lock().expect("not poisoned").push(line);
+            }
+        });
+        let mut stdout = BufReader::new(child.stdout.take().expect("stdout is piped")).lines();
+        let port = tokio::time::timeout(Duration::from_secs(60), async {
+            while let Ok(Some(line)) = stdout.next_line().await {
+                if let Some(rest) = line.split(LISTENING).nth(1) {
+                    return rest.rsplit_once(':').and_then(|(_, p)| p.parse().ok());
+                }
+            }
+            None
+        })
+        .await
+        .expect("the server starts within 60 s")
+        .expect("the server prints its address");
+        tokio::spawn(async move { while let Ok(Some(_)) = stdout.next_line().await {} });
+        Logged {
+            _child: child,
+            _dir: dir,
+            port,
+            lines,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://127.0.0.1:{}{path}", self.port)
+    }
+
+    /// Every stderr line so far, after a moment for the last ones to arrive.
+    async fn lines(&self) -> Vec<String> {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        self.lines.lock().expect("not poisoned").clone()
+    }
+
+    /// Every line so far, each parsed as one JSON object (the test fails on any other line).
+    async fn json_lines(&self) -> Vec<Value> {
+        self.lines()
+            .await
+            .iter()
+            .map(|line| {
+                let value: Value = serde_json::from_str(line)
+                    .unwrap_or_else(|e| panic!("a log line that is not JSON ({e}): {line}"));
+                for member in ["time", "level", "target", "message"] {
+                    assert!(value[member].is_string(), "{member} in {line}");
+                }
+                value
+            })
+            .collect()
+    }
+}
+
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("an HTTP client")
+}
+
+/// The lines whose `field` is `value`.
+fn having<'a>(lines: &'a [Value], field: &str, value: &Value) -> Vec<&'a Value> {
+    lines.iter().filter(|l| &l[field] == value).collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn json_logs_parse_line_by_line_and_carry_request_ids() {
+    let server = Logged::start(&[("LOG_FORMAT", "json"), ("RUST_LOG", "info")]).await;
+    let http = client();
+
+    // A request that names itself keeps its name, in the response and in its lines.
+    let login = http
+        .post(server.url("/api/auth/login"))
+        .header("x-request-id", "login-1")
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("log in");
+    assert_eq!(login.status(), 200);
+    assert_eq!(login.headers()["x-request-id"], "login-1");
+    let admin_id = login.json::<Value>().await.expect("the login answer")["user"]["id"].clone();
+
+    // One that does not gets a new id.
+    let me = http
+        .get(server.url("/api/auth/me"))
+        .send()
+        .await
+        .expect("GET /api/auth/me");
+    assert_eq!(me.status(), 401);
+    let generated = me.headers()["x-request-id"].to_str().unwrap().to_string();
+    assert_eq!(generated.len(), 32, "a new id: {generated}");
+    // A nonsense id is replaced, not echoed.
+    let odd = http
+        .get(server.url("/api/openapi.json"))
+        .header("x-request-id", "has spaces\tand tabs")
+        .send()
+        .await
+        .expect("GET /api/openapi.json");
+    assert_ne!(odd.headers()["x-request-id"], "has spaces\tand tabs");
+
+    // A socket's lines carry its session, its user and its upgrade request's id.
+    let cookie = login_cookie(&server).await;
+    let created = http
+        .post(server.url("/api/sessions"))
+        .header("cookie", &cookie)
+        .json(&json!({"name": "Logged", "poker_date": "2026-12-02"}))
+        .send()
+        .await
+        .expect("create a session");
+    assert_eq!(created.status(), 201);
+    let session_id = created.json::<Value>().await.unwrap()["id"].clone();
+    let mut request = format!("ws://127.0.0.1:{}/ws/poker/{session_id}/", server.port)
+        .into_client_request()
+        .unwrap();
+    for (name, value) in [
+        ("cookie", cookie.as_str()),
+        ("x-request-id", "socket-1"),
+        ("sec-websocket-protocol", "poker.v2"),
+    ] {
+        request
+            .headers_mut()
+            .insert(name, HeaderValue::from_str(value).unwrap());
+    }
+    let mut socket = WsClient::connect(request, "admin").await.expect("connect");
+    socket.expect_event("participants_changed").await;
+    socket.send_text("{not json".into()).await;
+    socket.expect_error("bad_request").await;
+    socket.close().await;
+
+    let lines = server.json_lines().await;
+    let access: Vec<&Value> = having(&lines, "target", &json!("poker_server::access"));
+    let login_access = having(&lines, "request_id", &json!("login-1"))
+        .into_iter()
+        .find(|l| l["target"] == "poker_server::access")
+        .unwrap_or_else(|| panic!("an access line for login-1 among {access:#?}"));
+    assert_eq!(login_access["method"], "POST");
+    assert_eq!(login_access["path"], "/api/auth/login");
+    assert_eq!(login_access["status"], 200);
+    assert_eq!(login_access["level"], "INFO");
+    assert!(login_access["duration_ms"].is_number(), "{login_access}");
+    assert_eq!(login_access["client"], "127.0.0.1");
+    // The handler's own line, written while the request ran, carries the id too.
+    let logged_in = having(&lines, "request_id", &json!("login-1"))
+        .into_iter()
+        .find(|l| l["message"].as_str().unwrap().contains("logged in"))
+        .unwrap_or_else(|| panic!("the login's own line with its id: {lines:#?}"));
+    assert_eq!(logged_in["user"], admin_id);
+    let me_access = having(&lines, "request_id", &json!(generated));
+    assert_eq!(me_access.len(), 1, "one access line for the generated id");
+    assert_eq!(me_access[0]["status"], 401);
+    assert_eq!(me_access[0]["path"], "/api/auth/me");
+
+    let joined = lines
+        .iter()
+        .find(|l| l["message"].as_str().unwrap().ends_with("joined"))
+        .unwrap_or_else(|| panic!("a join line: {lines:#?}"));
+    assert_eq!(joined["session"], session_id);
+    assert_eq!(joined["user"], admin_id);
+    assert_eq!(joined["dialect"], "poker.v2");
+    let refused = having(&lines, "request_id", &json!("socket-1"))
+        .into_iter()
+        .find(|l| l["code"] == "bad_request")
+        .unwrap_or_else(|| panic!("the socket's refusal with its request id: {lines:#?}"));
+    assert_eq!(refused["session"], session_id);
+    assert_eq!(refused["user"], admin_id);
+    // The query string never reaches the log (it may hold ?token=).
+    assert!(access
+        .iter()
+        .all(|l| !l["path"].as_str().unwrap().contains('?')));
+}
+
+/// Logs in as admin and returns the `Cookie` header for the login.
+async fn login_cookie(server: &Logged) -> String {
+    let response = client()
+        .post(server.url("/api/auth/login"))
+        .json(&json!({"username": "admin", "password": ADMIN_PASSWORD}))
+        .send()
+        .await
+        .expect("log in");
+    let cookie = response.headers()["set-cookie"].to_str().unwrap();
+    cookie.split(';').next().unwrap().to_string()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rust_log_still_chooses_the_lines_and_text_stays_the_default() {
+    // JSON, with only warnings and the access lines.
+    let server = Logged::start(&[
+        ("LOG_FORMAT", "json"),
+        ("RUST_LOG", "warn,poker_server::access=info"),
+    ])
+    .await;
+    client()
+        .get(server.url("/api/auth/me"))
+        .send()
+        .await
+        .expect("GET /api/auth/me");
+    let lines = server.json_lines().await;
+    assert!(!lines.is_empty(), "the access line is written");
+    for line in &lines {
+        assert!(
+            line["target"] == "poker_server::access" || line["level"] != "INFO",
+            "RUST_LOG=warn lets no other info line through: {line}"
+        );
+    }
+
+    // Without LOG_FORMAT: readable text, with the fields after the message.
+    let server = Logged::start(&[("RUST_LOG", "info")]).await;
+    let response = client()
+        .get(server.url("/api/auth/me"))
+        .header("x-request-id", "text-1")
+        .send()
+        .await
+        .expect("GET /api/auth/me");
+    assert_eq!(response.headers()["x-request-id"], "text-1");
+    let lines = server.lines().await;
+    assert!(lines
+        .iter()
+        .all(|l| l.starts_with('[') && serde_json::from_str::<Value>(l).is_err()));
+    let access = lines
+        .iter()
+        .find(|l| l.contains("request_id=text-1"))
+        .unwrap_or_else(|| panic!("the access line in text: {lines:#?}"));
+    assert!(
+        access.contains("INFO  poker_server::access] GET /api/auth/me 401"),
+        "{access}"
+    );
+    assert!(access.contains(" status=401 "), "{access}");
+}
