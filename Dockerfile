@@ -14,6 +14,10 @@ RUN apt-get update \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
 COPY . .
+# The build context has no .git (.dockerignore): `--version` names the commit given here, e.g.
+# `docker compose build --build-arg POKER_GIT_COMMIT=$(git rev-parse --short=12 HEAD)`.
+ARG POKER_GIT_COMMIT=unknown
+ENV POKER_GIT_COMMIT=${POKER_GIT_COMMIT}
 # BuildKit caches the crates and the target directory between builds; the binary is copied out
 # of the cache mount in the same step.
 RUN --mount=type=cache,target=/usr/local/cargo/registry \

@@ -4,14 +4,21 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
-use poker_server::settings::Redactor;
 use poker_server::setup::{self, Rights};
 use poker_server::{open_store, Settings};
 use secrecy::ExposeSecret;
 
+/// The version and the git commit of the build (see build.rs), for `--version`.
+const VERSION: &str = concat!(
+    env!("CARGO_PKG_VERSION"),
+    " (commit ",
+    env!("POKER_GIT_COMMIT"),
+    ")"
+);
+
 /// A realtime planning-poker server (WebSocket + REST, SQLite or PostgreSQL).
 #[derive(Parser)]
-#[command(version, about)]
+#[command(version = VERSION, about)]
 struct Cli {
     /// A TOML file of settings, read after config/default.toml and before the environment.
     #[arg(long, short, global = true, value_name = "FILE")]
@@ -69,7 +76,7 @@ fn main() -> ExitCode {
         }
     };
     let redactor = settings.redactor();
-    init_logging(redactor.clone());
+    poker_server::logging::init(settings.log_format, redactor.clone());
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => actix_web::rt::System::new()
             .block_on(poker_server::serve(settings))
@@ -84,24 +91,6 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
-}
-
-/// env_logger with every line passed through the settings' redactor: a dependency's message
-/// (a driver quoting the database URL, say) must not put a password in the log.
-fn init_logging(redactor: Redactor) {
-    use std::io::Write;
-    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("info"))
-        .format(move |buf, record| {
-            let message = redactor.redact(&record.args().to_string());
-            writeln!(
-                buf,
-                "[{} {:<5} {}] {message}",
-                buf.timestamp(),
-                record.level(),
-                record.target()
-            )
-        })
-        .init();
 }
 
 fn create_user(settings: &Settings, args: CreateUser) -> Result<(), String> {

@@ -136,6 +136,36 @@ async fn help_explains_every_command() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn version_names_the_version_and_the_commit_built_from() {
+    let dir = tempdir();
+    let mut cmd = command(dir.path());
+    cmd.arg("--version");
+    let (ok, out, _) = run(cmd).await;
+    assert!(ok, "--version succeeds");
+    // The commit as git tells it now; cargo rebuilds the binary whenever HEAD moves.
+    let commit = std::process::Command::new("git")
+        .args(["rev-parse", "--short=12", "HEAD"])
+        .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .output()
+        .ok()
+        .filter(|o| o.status.success())
+        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+        .unwrap_or_else(|| "unknown".to_string());
+    let commit = std::env::var("POKER_GIT_COMMIT")
+        .ok()
+        .filter(|c| !c.trim().is_empty())
+        .unwrap_or(commit);
+    assert_eq!(
+        out.trim(),
+        format!(
+            "planning-poker {} (commit {commit})",
+            env!("CARGO_PKG_VERSION")
+        ),
+        "--version prints the version and the commit"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn first_start_uses_sqlite_under_data_and_prints_the_admin_password_once() {
     let dir = tempdir();
     let mut cmd = command(dir.path());
