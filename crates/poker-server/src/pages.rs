@@ -115,11 +115,40 @@ pub async fn index(req: HttpRequest) -> HttpResponse {
     page(&req, "index.html").await
 }
 
-/// The login page.
-#[utoipa::path(tag = "web", responses((status = 200, content_type = "text/html", description = "The page")))]
+/// `?next=` when it is a path on this site, else `/` (the same rule as the page's script: no
+/// `//host` or `/\\host`, which browsers read as another site).
+fn safe_next(req: &HttpRequest) -> String {
+    let next = url::form_urlencoded::parse(req.query_string().as_bytes())
+        .find(|(key, _)| key == "next")
+        .map(|(_, value)| value.into_owned());
+    match next {
+        Some(next)
+            if next.starts_with('/') && !next.starts_with("//") && !next.starts_with("/\\") =>
+        {
+            next
+        }
+        _ => "/".to_string(),
+    }
+}
+
+/// The login page; someone already logged in goes straight on to `?next=` (or the index).
+#[utoipa::path(tag = "web", responses((status = 200, content_type = "text/html", description = "The page"), (status = 303, description = "Already logged in: on to `next` or the index")))]
 #[get("/login")]
-pub async fn login(state: web::Data<AppState>) -> HttpResponse {
+pub async fn login(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    // An unreadable database shows the form; logging in then says what is wrong.
+    if let Ok(Some(_)) = identify(&req, &state).await {
+        return HttpResponse::SeeOther()
+            .insert_header((header::LOCATION, safe_next(&req)))
+            .finish();
+    }
     html_page("login.html", &state.settings.instance_name).unwrap_or_else(missing)
+}
+
+/// The site's icon, for browsers that ask for it before reading a page (and for bookmarks).
+#[utoipa::path(tag = "web", responses((status = 200, content_type = "image/x-icon", description = "The icon")))]
+#[get("/favicon.ico")]
+pub async fn favicon() -> HttpResponse {
+    asset("favicon.ico").unwrap_or_else(missing)
 }
 
 /// The poker session page.
@@ -160,6 +189,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(login)
         .service(session)
         .service(admin)
+        .service(favicon)
         .service(static_file);
 }
 
