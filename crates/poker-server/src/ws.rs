@@ -61,7 +61,8 @@ fn origin_allowed(req: &HttpRequest, allowed: &[String]) -> bool {
 /// Opens the live socket of a session (PROTOCOL.md section 2); a trailing slash is allowed.
 /// Identity: the login cookie, `Authorization: Bearer`, or `?token=`. Offer the subprotocol
 /// `poker.v2` (`Sec-WebSocket-Protocol`) for the events marked (ours); without it the socket
-/// speaks the original's four events only.
+/// speaks the original's four events only. The original's path `/poker/{session_id}/` is the
+/// same socket.
 #[utoipa::path(
     tag = "operations",
     params(
@@ -87,33 +88,8 @@ pub async fn connect(
     open_socket(req, stream, path, state).await
 }
 
-/// The original's socket path, so that its own front end works unchanged: the same socket as
-/// `/ws/poker/{session_id}/`.
-#[utoipa::path(
-    tag = "operations",
-    params(
-        ("session_id" = i64, Path, description = "The session's id"),
-        ("token" = Option<String>, Query, description = "A bearer token, for clients that cannot set headers"),
-    ),
-    responses(
-        (status = 101, description = "Switching to the WebSocket protocol"),
-        (status = 400, description = "Not a WebSocket upgrade"),
-        (status = 401, description = "No valid identity"),
-        (status = 403, description = "The Origin is not allowed"),
-        (status = 404, description = "No such session"),
-    ),
-    security(("cookie" = []), ("bearer" = []))
-)]
-#[get("/poker/{session_id}")]
-pub async fn connect_original_path(
-    req: HttpRequest,
-    stream: web::Payload,
-    path: web::Path<String>,
-    state: web::Data<AppState>,
-) -> Result<HttpResponse, ApiError> {
-    open_socket(req, stream, path, state).await
-}
-
+/// The socket itself, behind both paths: `/ws/poker/{session_id}` (documented, [`connect`]) and
+/// the original's `/poker/{session_id}`, so that its own front end works unchanged.
 async fn open_socket(
     req: HttpRequest,
     stream: web::Payload,
@@ -166,5 +142,6 @@ async fn open_socket(
 
 /// Registers the socket routes (the trailing slash is trimmed by the app's `NormalizePath`).
 pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(connect).service(connect_original_path);
+    cfg.service(connect)
+        .route("/poker/{session_id}", web::get().to(open_socket));
 }
