@@ -25,6 +25,7 @@ mod login_throttle;
 mod logs;
 mod metrics;
 mod operations;
+mod original_client;
 mod pages;
 mod permissions;
 mod presence;

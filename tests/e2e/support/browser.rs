@@ -253,6 +253,11 @@ impl Browser {
         }
     }
 
+    /// The name it was started with (in messages).
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
     /// The WebDriver client.
     pub fn client(&self) -> &Client {
         self.client.as_ref().expect("the browser is running")

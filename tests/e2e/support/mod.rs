@@ -5,6 +5,7 @@ pub mod admin;
 pub mod balancer;
 pub mod browser;
 pub mod cluster;
+pub mod django;
 pub mod proxy;
 
 use std::process::Stdio;
@@ -92,6 +93,8 @@ pub struct ServerOptions {
     pub keep_alive_secs: Option<&'static str>,
     /// `INSTANCE_NAME` (`X-Served-By`); unset, the server names itself after the host.
     pub instance_name: Option<&'static str>,
+    /// `ALLOWED_ORIGINS`: WebSocket origins allowed besides the server's own host.
+    pub allowed_origins: Option<String>,
 }
 
 /// A name no other test (in this or another run) uses at the same time.
@@ -243,8 +246,11 @@ impl Server {
             Some((url, prefix)) => cmd.env("REDIS_URL", url).env("REDIS_PREFIX", prefix),
             None => cmd.env_remove("REDIS_URL").env_remove("REDIS_PREFIX"),
         };
+        match &self.options.allowed_origins {
+            Some(origins) => cmd.env("ALLOWED_ORIGINS", origins),
+            None => cmd.env_remove("ALLOWED_ORIGINS"),
+        };
         for key in [
-            "ALLOWED_ORIGINS",
             "COOKIE_KEY",
             "COOKIE_SECURE",
             "LOGIN_DAYS",
