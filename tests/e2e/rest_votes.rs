@@ -16,7 +16,10 @@ both_backends!(
 
 /// `{"votes", "voters"}` of a `story_changed` data object.
 fn votes_part(data: &Value) -> Value {
-    json!({"votes": data["votes"], "voters": data["voters"]})
+    json!({
+        "votes": data["votes"], "voters": data["voters"],
+        "abstained": data["abstained"], "revealed": data["revealed"],
+    })
 }
 
 async fn votes_of_a_story_without_votes_are_empty(backend: Backend) {
@@ -29,7 +32,7 @@ async fn votes_of_a_story_without_votes_are_empty(backend: Backend) {
         let votes = server.votes_as(user, story).await;
         assert_eq!(
             votes,
-            json!({"votes": {}, "voters": []}),
+            json!({"votes": {}, "voters": [], "abstained": [], "revealed": false}),
             "{}",
             user.username
         );
@@ -41,7 +44,7 @@ async fn votes_of_a_story_without_votes_are_empty(backend: Backend) {
         let votes = server.votes_as(user, story).await;
         assert_eq!(
             votes,
-            json!({"votes": {}, "voters": []}),
+            json!({"votes": {}, "voters": [], "abstained": [], "revealed": false}),
             "{}",
             user.username
         );

@@ -10,25 +10,17 @@ use crate::deck::Deck;
 use crate::tally::{tally, Tally, Voter};
 use crate::wire::{Permission, WireError};
 
-/// Whether a recipient may see the votes on a story (PROTOCOL.md, "Votes stay secret on the
-/// server"): always where the session does not keep votes secret or the story is not the active
-/// one; otherwise only recipients who cannot vote, or who have voted on it already. The socket
-/// and `GET /api/stories/{id}/votes` both ask here.
-pub fn may_see_votes(
-    secret_votes: bool,
-    story_is_active: bool,
-    viewer_can_vote: bool,
-    viewer_has_voted: bool,
-) -> bool {
-    !secret_votes || !story_is_active || !viewer_can_vote || viewer_has_voted
-}
-
 /// The votes on a story as one recipient sees them: `votes` grouped by option (empty when the
-/// recipient may not see them yet) and `voters`, everyone who voted, in the order they voted.
+/// recipient may not see them yet, see [`crate::round::Secrecy`]) and `voters`, everyone who
+/// voted, in the order they voted; **(ours)** `abstained`, those who said they do not vote on
+/// this story, in the order they said so, and `revealed`, whether the round's votes were shown
+/// to everyone.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct VotesView {
     pub votes: Tally,
     pub voters: Vec<Voter>,
+    pub abstained: Vec<Voter>,
+    pub revealed: bool,
 }
 
 impl VotesView {
@@ -36,6 +28,7 @@ impl VotesView {
     pub fn new<'a>(
         deck: &Deck,
         votes: impl IntoIterator<Item = (&'a Voter, &'a str)> + Clone,
+        round: Round,
         visible: bool,
     ) -> Self {
         let voters = votes.clone().into_iter().map(|(v, _)| v.clone()).collect();
@@ -44,8 +37,22 @@ impl VotesView {
         } else {
             Tally { groups: Vec::new() }
         };
-        VotesView { votes, voters }
+        VotesView {
+            votes,
+            voters,
+            abstained: round.abstained,
+            revealed: round.revealed,
+        }
     }
+}
+
+/// The state of a story's round besides its votes.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Round {
+    /// Whether its votes were revealed to everyone.
+    pub revealed: bool,
+    /// Who abstained, in the order they did.
+    pub abstained: Vec<Voter>,
 }
 
 impl Serialize for Tally {
@@ -249,20 +256,6 @@ mod tests {
     }
 
     #[test]
-    fn the_secrecy_rule() {
-        // Secret votes on the active story: hidden only from voters who have not voted.
-        assert!(!may_see_votes(true, true, true, false));
-        assert!(may_see_votes(true, true, true, true));
-        assert!(
-            may_see_votes(true, true, false, false),
-            "moderators, spectators"
-        );
-        // Not secret, or not the active story: everyone sees them.
-        assert!(may_see_votes(false, true, true, false));
-        assert!(may_see_votes(true, false, true, false));
-    }
-
-    #[test]
     fn story_changed_has_the_original_shape_with_votes_in_tally_order() {
         let (a, b) = (voter(1, "ann"), voter(2, "bob"));
         let votes = [(&a, "8"), (&b, "3")];
@@ -270,7 +263,7 @@ mod tests {
             id: 7,
             story_label: "T-1: Title".into(),
             description: "<p>x</p>".into(),
-            votes: VotesView::new(&Deck::default(), votes, true),
+            votes: VotesView::new(&Deck::default(), votes, Round::default(), true),
         });
         let text = event.to_frame();
         assert!(
@@ -283,6 +276,7 @@ mod tests {
                 "id": 7, "story_label": "T-1: Title", "description": "<p>x</p>",
                 "votes": {"3": [{"id": 2, "name": "bob"}], "8": [{"id": 1, "name": "ann"}]},
                 "voters": [{"id": 1, "name": "ann"}, {"id": 2, "name": "bob"}],
+                "abstained": [], "revealed": false,
             })
         );
         let keys: Vec<String> = frame(&event)["data"]["votes"]
@@ -297,10 +291,17 @@ mod tests {
     #[test]
     fn hidden_votes_keep_the_voters() {
         let a = voter(1, "ann");
-        let view = VotesView::new(&Deck::default(), [(&a, "8")], false);
+        let round = Round {
+            revealed: false,
+            abstained: vec![voter(2, "bob")],
+        };
+        let view = VotesView::new(&Deck::default(), [(&a, "8")], round, false);
         assert_eq!(
             serde_json::to_value(&view).unwrap(),
-            json!({"votes": {}, "voters": [{"id": 1, "name": "ann"}]})
+            json!({
+                "votes": {}, "voters": [{"id": 1, "name": "ann"}],
+                "abstained": [{"id": 2, "name": "bob"}], "revealed": false,
+            })
         );
     }
 

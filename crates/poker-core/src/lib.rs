@@ -4,11 +4,13 @@
 pub mod deck;
 pub mod events;
 pub mod fields;
+pub mod round;
 pub mod tally;
 pub mod wire;
 
 pub use deck::{Choice, Deck, DeckError, StoryPoints};
-pub use events::{may_see_votes, Dialect, ServerEvent, VotesView};
+pub use events::{Dialect, Round, ServerEvent, VotesView};
+pub use round::{RevealMode, Secrecy, UnknownRevealMode, Viewer};
 pub use fields::{story_label, FieldError};
 pub use tally::{tally, Tally, Voter};
 pub use wire::{ClientCommand, ErrorCode, EventName, Permission, WireError};

@@ -93,6 +93,10 @@ pub enum EventName {
     PointsSubmitted,
     NextStoryRequested,
     Heartbeat,
+    /// (ours) Show the round's votes to everyone.
+    RevealRequested,
+    /// (ours) "I'm not voting on this one."
+    Abstain,
 }
 
 /// A client event with its data parsed (deck membership is checked by the session, which knows the deck).
@@ -111,6 +115,8 @@ pub enum ClientCommand {
         story_id: Option<i64>,
     },
     Heartbeat,
+    RevealRequested,
+    Abstain,
 }
 
 impl EventName {
@@ -121,6 +127,8 @@ impl EventName {
             EventName::PointsSubmitted => "points_submitted",
             EventName::NextStoryRequested => "next_story_requested",
             EventName::Heartbeat => "heartbeat",
+            EventName::RevealRequested => "reveal_requested",
+            EventName::Abstain => "abstain",
         }
     }
 
@@ -131,6 +139,8 @@ impl EventName {
             "points_submitted" => EventName::PointsSubmitted,
             "next_story_requested" => EventName::NextStoryRequested,
             "heartbeat" => EventName::Heartbeat,
+            "reveal_requested" => EventName::RevealRequested,
+            "abstain" => EventName::Abstain,
             _ => return None,
         })
     }
@@ -138,10 +148,11 @@ impl EventName {
     /// The right this event needs, if any.
     pub fn permission(self) -> Option<Permission> {
         match self {
-            EventName::VoteSubmitted => Some(Permission::Vote),
+            EventName::VoteSubmitted | EventName::Abstain => Some(Permission::Vote),
             EventName::ResetRequested
             | EventName::PointsSubmitted
-            | EventName::NextStoryRequested => Some(Permission::Moderate),
+            | EventName::NextStoryRequested
+            | EventName::RevealRequested => Some(Permission::Moderate),
             EventName::Heartbeat => None,
         }
     }
@@ -216,6 +227,8 @@ impl EventName {
                 Some(_) => return Err(invalid("\"story_id\" must be an integer or null")),
             },
             EventName::Heartbeat => ClientCommand::Heartbeat,
+            EventName::RevealRequested => ClientCommand::RevealRequested,
+            EventName::Abstain => ClientCommand::Abstain,
         })
     }
 }
@@ -229,6 +242,8 @@ impl ClientCommand {
             ClientCommand::PointsSubmitted { .. } => EventName::PointsSubmitted,
             ClientCommand::NextStoryRequested { .. } => EventName::NextStoryRequested,
             ClientCommand::Heartbeat => EventName::Heartbeat,
+            ClientCommand::RevealRequested => EventName::RevealRequested,
+            ClientCommand::Abstain => EventName::Abstain,
         }
     }
 
@@ -237,7 +252,10 @@ impl ClientCommand {
     pub fn to_frame(&self) -> String {
         let data = match self {
             ClientCommand::VoteSubmitted { choice } => json!({ "choice": choice }),
-            ClientCommand::ResetRequested | ClientCommand::Heartbeat => json!({}),
+            ClientCommand::ResetRequested
+            | ClientCommand::Heartbeat
+            | ClientCommand::RevealRequested
+            | ClientCommand::Abstain => json!({}),
             ClientCommand::PointsSubmitted { story_points } => {
                 json!({ "story_points": story_points })
             }
@@ -309,6 +327,10 @@ mod tests {
         let (event, _) =
             EventName::parse_envelope(r#"{"event": "reset_requested", "data": {}}"#).unwrap();
         assert_eq!(event.permission(), Some(Permission::Moderate));
+        let (event, _) = EventName::parse_envelope(r#"{"event": "reveal_requested"}"#).unwrap();
+        assert_eq!(event.permission(), Some(Permission::Moderate));
+        let (event, _) = EventName::parse_envelope(r#"{"event": "abstain"}"#).unwrap();
+        assert_eq!(event.permission(), Some(Permission::Vote));
     }
 
     #[test]
@@ -323,6 +345,8 @@ mod tests {
             ClientCommand::NextStoryRequested { story_id: Some(7) },
             ClientCommand::NextStoryRequested { story_id: None },
             ClientCommand::Heartbeat,
+            ClientCommand::RevealRequested,
+            ClientCommand::Abstain,
         ] {
             let (event, data) = EventName::parse_envelope(&command.to_frame()).unwrap();
             assert_eq!(event, command.event());

@@ -27,6 +27,8 @@ pub struct SessionPatch {
     pub poker_date: Option<chrono::NaiveDate>,
     pub deck: Option<Deck>,
     pub secret_votes: Option<bool>,
+    pub reveal: Option<poker_core::RevealMode>,
+    pub auto_reveal: Option<bool>,
 }
 
 /// Changes to a story; `None` leaves a field as it is, `Some(None)` clears a nullable one.
@@ -244,6 +246,16 @@ impl Store {
             if let Some(secret) = patch.secret_votes {
                 diesel::update(target)
                     .set(poker_sessions::secret_votes.eq(secret))
+                    .execute(conn)?;
+            }
+            if let Some(reveal) = patch.reveal {
+                diesel::update(target)
+                    .set(poker_sessions::reveal.eq(reveal.as_str()))
+                    .execute(conn)?;
+            }
+            if let Some(auto) = patch.auto_reveal {
+                diesel::update(target)
+                    .set(poker_sessions::auto_reveal.eq(auto))
                     .execute(conn)?;
             }
             let session = session_row(conn, id)?.ok_or(DbError::NotFound)?.into();

@@ -15,7 +15,7 @@ use diesel::prelude::*;
 
 use crate::models::*;
 use crate::schema::*;
-use crate::store::{session_row, session_stories, set_active, story_votes};
+use crate::store::{session_row, session_stories, set_active, story_round, story_votes};
 use crate::{DbConnection, DbError};
 
 /// Takes the session row's lock and counts one change: the new version, or `None` when the
@@ -47,7 +47,8 @@ fn bump_if_active(
 }
 
 /// Records a user's vote on the active story, replacing any earlier vote of theirs (it keeps
-/// its place): the session's new version, or `None` if the story is no longer active.
+/// its place) and their abstention, if any: the session's new version, or `None` if the story
+/// is no longer active.
 ///
 /// One statement on PostgreSQL (see [`CastVote`]), so that a vote alone in its batch commits in
 /// a single round trip (`Store::write_statement`); on SQLite, whose statements cost no round
@@ -84,12 +85,83 @@ pub fn cast_vote(
             .set(votes::choice.eq(choice))
             .execute(sqlite)?;
     }
+    forget_abstention(conn, story_id, user_id)?;
+    Ok(Some(version))
+}
+
+fn forget_abstention(conn: &mut DbConnection, story_id: i64, user_id: i64) -> Result<(), DbError> {
+    diesel::delete(
+        abstentions::table
+            .filter(abstentions::story_id.eq(story_id))
+            .filter(abstentions::user_id.eq(user_id)),
+    )
+    .execute(conn)?;
+    Ok(())
+}
+
+/// Records that a user does not vote on the active story (`abstain`): any vote of theirs on it
+/// goes; an earlier abstention keeps its place. The new version, or `None` if the story is no
+/// longer active.
+pub fn abstain(
+    conn: &mut DbConnection,
+    session_id: i64,
+    story_id: i64,
+    user_id: i64,
+) -> Result<Option<i64>, DbError> {
+    let Some(version) = bump_if_active(conn, session_id, story_id)? else {
+        return Ok(None);
+    };
+    diesel::delete(
+        votes::table
+            .filter(votes::story_id.eq(story_id))
+            .filter(votes::user_id.eq(user_id)),
+    )
+    .execute(conn)?;
+    let already: Option<i64> = abstentions::table
+        .filter(abstentions::story_id.eq(story_id))
+        .filter(abstentions::user_id.eq(user_id))
+        .select(abstentions::id)
+        .first(conn)
+        .optional()?;
+    if already.is_none() {
+        diesel::insert_into(abstentions::table)
+            .values((
+                abstentions::story_id.eq(story_id),
+                abstentions::user_id.eq(user_id),
+            ))
+            .execute(conn)?;
+    }
+    Ok(Some(version))
+}
+
+/// Reveals the active story's round to everyone: the new version, or `None` if the story is no
+/// longer active or its round is revealed already (nothing written then).
+pub fn reveal(
+    conn: &mut DbConnection,
+    session_id: i64,
+    story_id: i64,
+) -> Result<Option<i64>, DbError> {
+    let hidden: Option<bool> = stories::table
+        .find(story_id)
+        .select(stories::revealed)
+        .first(conn)
+        .optional()?
+        .map(|revealed: bool| !revealed);
+    if hidden != Some(true) {
+        return Ok(None);
+    }
+    let Some(version) = bump_if_active(conn, session_id, story_id)? else {
+        return Ok(None);
+    };
+    diesel::update(stories::table.find(story_id))
+        .set(stories::revealed.eq(true))
+        .execute(conn)?;
     Ok(Some(version))
 }
 
 /// [`cast_vote`] on PostgreSQL as one statement: the version bump (only while the story is
-/// active, under the session row's lock) and the upsert of the vote, which runs only if the
-/// bump found the row. It yields the new version, or no row when the story is not active.
+/// active, under the session row's lock), the upsert of the vote and the deletion of the
+/// voter's abstention, which run only if the bump found the row. It yields the new version, or no row when the story is not active.
 /// Written by hand because diesel's DSL has no data-modifying `WITH`; it has a static query id,
 /// so diesel prepares it once per connection.
 #[derive(diesel::query_builder::QueryId)]
@@ -120,9 +192,13 @@ impl diesel::query_builder::QueryFragment<diesel::pg::Pg> for CastVote {
         out.push_sql(", ");
         out.push_bind_param::<Text, _>(&self.choice)?;
         out.push_sql(
-            " FROM bumped ON CONFLICT (story_id, user_id) DO UPDATE SET choice = EXCLUDED.choice) \
-             SELECT version FROM bumped",
+            " FROM bumped ON CONFLICT (story_id, user_id) DO UPDATE SET choice = EXCLUDED.choice), \
+             unabstained AS (DELETE FROM abstentions WHERE story_id = ",
         );
+        out.push_bind_param::<BigInt, _>(&self.story_id)?;
+        out.push_sql(" AND user_id = ");
+        out.push_bind_param::<BigInt, _>(&self.user_id)?;
+        out.push_sql(" AND EXISTS (SELECT 1 FROM bumped)) SELECT version FROM bumped");
         Ok(())
     }
 }
@@ -133,7 +209,8 @@ impl diesel::query_builder::Query for CastVote {
 
 impl RunQueryDsl<diesel::PgConnection> for CastVote {}
 
-/// Deletes every vote on the active story: the new version, or `None` if it is no longer active.
+/// Starts the active story's round again: deletes every vote and abstention on it and hides it
+/// again; the new version, or `None` if it is no longer active.
 pub fn clear_votes(
     conn: &mut DbConnection,
     session_id: i64,
@@ -143,6 +220,10 @@ pub fn clear_votes(
         return Ok(None);
     };
     diesel::delete(votes::table.filter(votes::story_id.eq(story_id))).execute(conn)?;
+    diesel::delete(abstentions::table.filter(abstentions::story_id.eq(story_id))).execute(conn)?;
+    diesel::update(stories::table.find(story_id))
+        .set(stories::revealed.eq(false))
+        .execute(conn)?;
     Ok(Some(version))
 }
 
@@ -162,13 +243,13 @@ pub fn set_story_points(
     Ok(Some(version))
 }
 
-/// Makes a story of this session the active one: the new version with the story and its
-/// votes, or `None` when it is not one of the session's.
+/// Makes a story of this session the active one: the new version with the story, its votes and
+/// its round, or `None` when it is not one of the session's.
 pub fn activate_story(
     conn: &mut DbConnection,
     session_id: i64,
     story_id: i64,
-) -> Result<Option<(i64, Story, Vec<VoteRow>)>, DbError> {
+) -> Result<Option<(i64, Story, Vec<VoteRow>, StoryRound)>, DbError> {
     let of_session = |conn: &mut DbConnection| -> Result<Option<Story>, DbError> {
         Ok(stories::table
             .find(story_id)
@@ -191,7 +272,8 @@ pub fn activate_story(
     })?;
     set_active(conn, session_id, Some(story_id))?;
     let votes = story_votes(conn, story_id)?;
-    Ok(Some((version, story, votes)))
+    let round = story_round(conn, story_id)?;
+    Ok(Some((version, story, votes, round)))
 }
 
 /// Moves to the first story after the active one (by position) that has no points, or ends the
@@ -212,7 +294,8 @@ pub fn advance(conn: &mut DbConnection, session_id: i64) -> Result<(i64, NextSto
         Some(story) => {
             set_active(conn, session_id, Some(story.id))?;
             let votes = story_votes(conn, story.id)?;
-            NextStory::Active(story, votes)
+            let round = story_round(conn, story.id)?;
+            NextStory::Active(story, votes, round)
         }
         None => {
             set_active(conn, session_id, None)?;

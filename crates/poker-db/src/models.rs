@@ -2,7 +2,7 @@
 
 use chrono::NaiveDate;
 use diesel::prelude::*;
-use poker_core::Deck;
+use poker_core::{Deck, RevealMode};
 
 use crate::schema::*;
 
@@ -45,6 +45,10 @@ pub struct PokerSession {
     pub active_story_id: Option<i64>,
     pub deck: Deck,
     pub secret_votes: bool,
+    /// When votes are shown to those who can vote.
+    pub reveal: RevealMode,
+    /// Whether the server reveals a round once every present voter is done.
+    pub auto_reveal: bool,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -58,6 +62,8 @@ pub(crate) struct SessionRow {
     pub secret_votes: bool,
     /// Changes counted so far (see `live::bump_version`).
     pub version: i64,
+    pub reveal: String,
+    pub auto_reveal: bool,
 }
 
 impl From<SessionRow> for PokerSession {
@@ -77,6 +83,11 @@ impl From<SessionRow> for PokerSession {
             active_story_id: row.active_story_id,
             deck,
             secret_votes: row.secret_votes,
+            reveal: row.reveal.parse().unwrap_or_else(|e| {
+                log::warn!("session {}: {e}; using after_own_vote", row.id);
+                RevealMode::default()
+            }),
+            auto_reveal: row.auto_reveal,
         }
     }
 }
@@ -96,6 +107,8 @@ pub struct NewSession {
     pub deck: Deck,
     /// Whether voters see others' votes only after voting (the default).
     pub secret_votes: bool,
+    pub reveal: RevealMode,
+    pub auto_reveal: bool,
 }
 
 /// A story to estimate. Serializable: a live change that carries one crosses processes.
@@ -136,6 +149,20 @@ pub struct VoteRow {
     pub choice: String,
 }
 
+/// Someone who said they do not vote on a story, in the order they said so.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Abstention {
+    pub user_id: i64,
+    pub username: String,
+}
+
+/// A story's round besides its votes: whether it was revealed, and who abstained.
+#[derive(Debug, Clone, PartialEq, Eq, Default, serde::Serialize, serde::Deserialize)]
+pub struct StoryRound {
+    pub revealed: bool,
+    pub abstained: Vec<Abstention>,
+}
+
 /// A session's version after a change committed (see `live::bump_version`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct SessionVersion {
@@ -149,14 +176,14 @@ pub struct LiveState {
     pub session: PokerSession,
     /// The version read first: the rest is at least this new.
     pub version: i64,
-    pub active: Option<(Story, Vec<VoteRow>)>,
+    pub active: Option<(Story, Vec<VoteRow>, StoryRound)>,
 }
 
 /// The outcome of `next_story_requested`.
 #[derive(Debug, Clone)]
 pub enum NextStory {
     /// This story is now active (its votes so far with it).
-    Active(Story, Vec<VoteRow>),
+    Active(Story, Vec<VoteRow>, StoryRound),
     /// No story without points is left: the session has ended and has no active story.
     Ended,
 }

@@ -33,6 +33,8 @@ diesel::table! {
         secret_votes -> Bool,
         created_at -> BigInt,
         version -> BigInt,
+        reveal -> Text,
+        auto_reveal -> Bool,
     }
 }
 
@@ -45,6 +47,7 @@ diesel::table! {
         title -> Text,
         description -> Text,
         story_points -> Nullable<Text>,
+        revealed -> Bool,
     }
 }
 
@@ -58,6 +61,14 @@ diesel::table! {
 }
 
 diesel::table! {
+    abstentions (id) {
+        id -> BigInt,
+        story_id -> BigInt,
+        user_id -> BigInt,
+    }
+}
+
+diesel::table! {
     settings (key) {
         key -> Text,
         value -> Text,
@@ -67,6 +78,8 @@ diesel::table! {
 diesel::joinable!(tokens -> users (user_id));
 diesel::joinable!(votes -> users (user_id));
 diesel::joinable!(votes -> stories (story_id));
+diesel::joinable!(abstentions -> users (user_id));
+diesel::joinable!(abstentions -> stories (story_id));
 diesel::joinable!(stories -> poker_sessions (poker_session_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
@@ -75,5 +88,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     poker_sessions,
     stories,
     votes,
+    abstentions,
     settings
 );

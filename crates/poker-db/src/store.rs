@@ -316,6 +316,8 @@ impl Store {
                 poker_sessions::poker_date.eq(new.poker_date),
                 poker_sessions::deck.eq(deck),
                 poker_sessions::secret_votes.eq(new.secret_votes),
+                poker_sessions::reveal.eq(new.reveal.as_str()),
+                poker_sessions::auto_reveal.eq(new.auto_reveal),
                 poker_sessions::created_at.eq(now()),
             ))
             .returning(poker_sessions::id)
@@ -327,6 +329,8 @@ impl Store {
             active_story_id: None,
             deck: new.deck.clone(),
             secret_votes: new.secret_votes,
+            reveal: new.reveal,
+            auto_reveal: new.auto_reveal,
         })
     }
 
@@ -438,7 +442,11 @@ impl Store {
                     .first(conn)
                     .optional()?;
                 match story {
-                    Some(story) => Some((story, story_votes(conn, story_id)?)),
+                    Some(story) => Some((
+                        story,
+                        story_votes(conn, story_id)?,
+                        story_round(conn, story_id)?,
+                    )),
                     None => None,
                 }
             }
@@ -458,6 +466,11 @@ impl Store {
             .select(poker_sessions::version)
             .first(&mut *self.conn()?)
             .optional()?)
+    }
+
+    /// A story's round: revealed or not, and who abstained.
+    pub fn round(&self, story_id: i64) -> Result<StoryRound, DbError> {
+        story_round(&mut *self.conn()?, story_id)
     }
 
     /// A story's votes in the order they were first cast, with voter names.
@@ -510,6 +523,27 @@ pub(crate) fn story_votes(conn: &mut DbConnection, story_id: i64) -> Result<Vec<
             choice,
         })
         .collect())
+}
+
+pub(crate) fn story_round(conn: &mut DbConnection, story_id: i64) -> Result<StoryRound, DbError> {
+    let revealed: Option<bool> = stories::table
+        .find(story_id)
+        .select(stories::revealed)
+        .first(conn)
+        .optional()?;
+    let rows: Vec<(i64, String)> = abstentions::table
+        .inner_join(users::table)
+        .filter(abstentions::story_id.eq(story_id))
+        .order(abstentions::id.asc())
+        .select((abstentions::user_id, users::username))
+        .load(conn)?;
+    Ok(StoryRound {
+        revealed: revealed.unwrap_or(false),
+        abstained: rows
+            .into_iter()
+            .map(|(user_id, username)| Abstention { user_id, username })
+            .collect(),
+    })
 }
 
 pub(crate) fn set_active(

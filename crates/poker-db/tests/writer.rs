@@ -111,6 +111,8 @@ fn store_with_story(dir: &std::path::Path, timeout: Duration) -> (Store, i64, i6
             poker_date: chrono::NaiveDate::MIN,
             deck: Deck::default(),
             secret_votes: true,
+            reveal: Default::default(),
+            auto_reveal: true,
         })
         .expect("create a session");
     let story = store

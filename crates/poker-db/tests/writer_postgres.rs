@@ -80,6 +80,8 @@ fn scene(database: &OwnDatabase) -> (Store, i64, i64, i64) {
             poker_date: chrono::NaiveDate::from_ymd_opt(2026, 12, 2).expect("a date"),
             deck: Deck::default(),
             secret_votes: true,
+            reveal: Default::default(),
+            auto_reveal: true,
         })
         .expect("create a session")
         .id;

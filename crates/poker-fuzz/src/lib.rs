@@ -191,15 +191,15 @@ fn check_accepted(accepted: &Accepted) {
                 check_text(p, fields::password, "password");
             }
         }
-        Accepted::CreateSession { name, deck, .. } => {
-            check_text(name, fields::session_name, "name");
-            check_deck(deck);
+        Accepted::CreateSession(session) => {
+            check_text(&session.name, fields::session_name, "name");
+            check_deck(&session.deck);
         }
-        Accepted::UpdateSession { name, deck, .. } => {
-            if let Some(n) = name {
+        Accepted::UpdateSession(patch) => {
+            if let Some(n) = &patch.name {
                 check_text(n, fields::session_name, "name");
             }
-            if let Some(d) = deck {
+            if let Some(d) = &patch.deck {
                 check_deck(d);
             }
         }
@@ -272,30 +272,27 @@ fn canonical_body(accepted: &Accepted) -> Value {
                 put(field, right.map(Value::from));
             }
         }
-        Accepted::CreateSession {
-            name,
-            poker_date,
-            deck,
-            secret_votes,
-        } => {
-            put("name", Some(json!(name)));
-            put("poker_date", Some(date(&poker_date.format("%Y-%m-%d"))));
-            put("deck", Some(json!(deck)));
-            put("secret_votes", Some(json!(secret_votes)));
-        }
-        Accepted::UpdateSession {
-            name,
-            poker_date,
-            deck,
-            secret_votes,
-        } => {
-            put("name", name.as_ref().map(|n| json!(n)));
+        Accepted::CreateSession(session) => {
+            put("name", Some(json!(session.name)));
             put(
                 "poker_date",
-                poker_date.map(|d| date(&d.format("%Y-%m-%d"))),
+                Some(date(&session.poker_date.format("%Y-%m-%d"))),
             );
-            put("deck", deck.as_ref().map(|d| json!(d)));
-            put("secret_votes", secret_votes.map(Value::from));
+            put("deck", Some(json!(session.deck)));
+            put("secret_votes", Some(json!(session.secret_votes)));
+            put("reveal", Some(json!(session.reveal)));
+            put("auto_reveal", Some(json!(session.auto_reveal)));
+        }
+        Accepted::UpdateSession(patch) => {
+            put("name", patch.name.as_ref().map(|n| json!(n)));
+            put(
+                "poker_date",
+                patch.poker_date.map(|d| date(&d.format("%Y-%m-%d"))),
+            );
+            put("deck", patch.deck.as_ref().map(|d| json!(d)));
+            put("secret_votes", patch.secret_votes.map(Value::from));
+            put("reveal", patch.reveal.map(|r| json!(r)));
+            put("auto_reveal", patch.auto_reveal.map(Value::from));
         }
         Accepted::CreateStory(story) => {
             put("ticket_number", Some(json!(story.ticket_number)));

@@ -83,6 +83,8 @@ pub fn demo(store: &Store) -> Result<Demo, String> {
             poker_date: Local::now().date_naive(),
             deck: Deck::default(),
             secret_votes: true,
+            reveal: Default::default(),
+            auto_reveal: true,
         })
         .map_err(|e| e.to_string())?;
     let stories = [

@@ -7,8 +7,7 @@
 //! here in the same commit (the corpus replay in `crates/poker-fuzz/tests` then covers it).
 //! Not an API: hidden from the docs, used only by the fuzzing crate.
 
-use chrono::NaiveDate;
-use poker_core::{fields, Deck};
+use poker_core::fields;
 use serde_json::Value;
 
 use super::body::{parse, required};
@@ -18,6 +17,8 @@ use crate::error::ApiError;
 
 /// What an import yields per story (the store's type, re-exported for the fuzzing crate).
 pub use poker_db::NewStory;
+/// What a session body yields (the store's types, re-exported for the fuzzing crate).
+pub use poker_db::{NewSession, SessionPatch};
 
 /// The JSON request bodies of the REST API, one per handler that reads one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,8 +65,14 @@ impl BodyKind {
                 "can_moderate",
                 "is_admin",
             ],
-            BodyKind::CreateSession => &["name", "poker_date", "deck", "secret_votes"],
-            BodyKind::UpdateSession => &["name", "poker_date", "deck", "secret_votes"],
+            BodyKind::CreateSession | BodyKind::UpdateSession => &[
+                "name",
+                "poker_date",
+                "deck",
+                "secret_votes",
+                "reveal",
+                "auto_reveal",
+            ],
             BodyKind::CreateStory => &["ticket_number", "title", "description"],
             BodyKind::UpdateStory => &[
                 "ticket_number",
@@ -96,18 +103,8 @@ pub enum Accepted {
         password: Option<String>,
         rights: [Option<bool>; 3],
     },
-    CreateSession {
-        name: String,
-        poker_date: NaiveDate,
-        deck: Deck,
-        secret_votes: bool,
-    },
-    UpdateSession {
-        name: Option<String>,
-        poker_date: Option<NaiveDate>,
-        deck: Option<Deck>,
-        secret_votes: Option<bool>,
-    },
+    CreateSession(NewSession),
+    UpdateSession(SessionPatch),
     CreateStory(NewStory),
     UpdateStory {
         ticket_number: Option<String>,
@@ -154,27 +151,10 @@ pub fn parse_body(kind: BodyKind, bytes: &[u8]) -> Result<Accepted, ApiError> {
             }
         }
         BodyKind::CreateSession => {
-            let body: sessions::CreateSessionBody = parse(value)?;
-            Accepted::CreateSession {
-                name: fields::session_name(&required(body.name, "name")?)?,
-                poker_date: sessions::date(&required(body.poker_date, "poker_date")?)?,
-                deck: body
-                    .deck
-                    .as_ref()
-                    .map(sessions::deck)
-                    .transpose()?
-                    .unwrap_or_default(),
-                secret_votes: body.secret_votes.unwrap_or(true),
-            }
+            Accepted::CreateSession(parse::<sessions::CreateSessionBody>(value)?.checked()?)
         }
         BodyKind::UpdateSession => {
-            let body: sessions::UpdateSessionBody = parse(value)?;
-            Accepted::UpdateSession {
-                name: body.name.as_deref().map(fields::session_name).transpose()?,
-                poker_date: body.poker_date.as_deref().map(sessions::date).transpose()?,
-                deck: body.deck.as_ref().map(sessions::deck).transpose()?,
-                secret_votes: body.secret_votes,
-            }
+            Accepted::UpdateSession(parse::<sessions::UpdateSessionBody>(value)?.checked()?)
         }
         BodyKind::CreateStory => {
             let body: stories::CreateStoryBody = parse(value)?;

@@ -2,7 +2,7 @@
 
 use actix_web::{delete, get, patch, post, web, HttpResponse};
 use chrono::NaiveDate;
-use poker_core::{fields, Deck};
+use poker_core::{fields, Deck, RevealMode};
 use poker_db::{NewSession, SessionPatch};
 use serde::Deserialize;
 use serde_json::Value;
@@ -29,6 +29,12 @@ pub struct CreateSessionBody {
     pub(crate) deck: Option<Value>,
     /// Whether voters see others' votes only after voting; `true` when absent.
     pub(crate) secret_votes: Option<bool>,
+    /// When voters see the votes: `after_own_vote` (the default) or `moderator` (after
+    /// `reveal_requested`, or when every present voter is done and `auto_reveal` is on).
+    pub(crate) reveal: Option<String>,
+    /// Whether the server reveals a round once every present voter has voted or abstained;
+    /// `true` when absent.
+    pub(crate) auto_reveal: Option<bool>,
 }
 
 /// Changes to a session; absent fields stay as they are.
@@ -40,6 +46,42 @@ pub struct UpdateSessionBody {
     pub(crate) deck: Option<Value>,
     /// Whether voters see others' votes only after voting.
     pub(crate) secret_votes: Option<bool>,
+    /// `after_own_vote` or `moderator`.
+    pub(crate) reveal: Option<String>,
+    pub(crate) auto_reveal: Option<bool>,
+}
+
+impl CreateSessionBody {
+    /// The session to create, every field checked (the handler's and the fuzz targets' step).
+    pub(crate) fn checked(self) -> Result<NewSession, ApiError> {
+        Ok(NewSession {
+            name: fields::session_name(&required(self.name, "name")?)?,
+            poker_date: date(&required(self.poker_date, "poker_date")?)?,
+            deck: self.deck.as_ref().map(deck).transpose()?.unwrap_or_default(),
+            secret_votes: self.secret_votes.unwrap_or(true),
+            reveal: self
+                .reveal
+                .as_deref()
+                .map(reveal)
+                .transpose()?
+                .unwrap_or_default(),
+            auto_reveal: self.auto_reveal.unwrap_or(true),
+        })
+    }
+}
+
+impl UpdateSessionBody {
+    /// The changes, every given field checked.
+    pub(crate) fn checked(self) -> Result<SessionPatch, ApiError> {
+        Ok(SessionPatch {
+            name: self.name.as_deref().map(fields::session_name).transpose()?,
+            poker_date: self.poker_date.as_deref().map(date).transpose()?,
+            deck: self.deck.as_ref().map(deck).transpose()?,
+            secret_votes: self.secret_votes,
+            reveal: self.reveal.as_deref().map(reveal).transpose()?,
+            auto_reveal: self.auto_reveal,
+        })
+    }
 }
 
 /// Filters of the session list.
@@ -52,6 +94,11 @@ pub struct ListQuery {
 pub(crate) fn date(raw: &str) -> Result<NaiveDate, ApiError> {
     NaiveDate::parse_from_str(raw.trim(), "%Y-%m-%d")
         .map_err(|_| ApiError::invalid("poker_date", "must be a date as YYYY-MM-DD"))
+}
+
+pub(crate) fn reveal(raw: &str) -> Result<RevealMode, ApiError> {
+    raw.parse()
+        .map_err(|e: poker_core::UnknownRevealMode| ApiError::invalid("reveal", e.to_string()))
 }
 
 pub(crate) fn deck(raw: &Value) -> Result<Deck, ApiError> {
@@ -105,25 +152,9 @@ pub async fn create(
     body: JsonBody,
 ) -> Result<HttpResponse, ApiError> {
     identity.require_admin()?;
-    let body: CreateSessionBody = parse(body.into_inner())?;
-    let name = fields::session_name(&required(body.name, "name")?)?;
-    let poker_date = date(&required(body.poker_date, "poker_date")?)?;
-    let deck = body
-        .deck
-        .as_ref()
-        .map(deck)
-        .transpose()?
-        .unwrap_or_default();
+    let new = parse::<CreateSessionBody>(body.into_inner())?.checked()?;
     let store = state.store.clone();
-    let session = blocking(move || {
-        Ok(store.create_session(&NewSession {
-            name,
-            poker_date,
-            deck,
-            secret_votes: body.secret_votes.unwrap_or(true),
-        })?)
-    })
-    .await?;
+    let session = blocking(move || Ok(store.create_session(&new)?)).await?;
     log::info!(
         "session {} created by {}",
         session.id,
@@ -158,7 +189,7 @@ pub async fn get(
     Ok(HttpResponse::Ok().json(SessionView::new(&session).with_stories(&stories)))
 }
 
-/// Changes a session. A new deck or secrecy setting reaches open sockets at once.
+/// Changes a session. A new deck, secrecy or reveal setting reaches open sockets at once.
 #[utoipa::path(
     tag = "sessions",
     params(("id" = i64, Path, description = "The session's id")),
@@ -178,14 +209,11 @@ pub async fn update(
 ) -> Result<HttpResponse, ApiError> {
     identity.require_admin()?;
     let id = parse_id(&path, "session")?;
-    let body: UpdateSessionBody = parse(body.into_inner())?;
-    let patch = SessionPatch {
-        name: body.name.as_deref().map(fields::session_name).transpose()?,
-        poker_date: body.poker_date.as_deref().map(date).transpose()?,
-        deck: body.deck.as_ref().map(deck).transpose()?,
-        secret_votes: body.secret_votes,
-    };
-    let live_change = patch.deck.is_some() || patch.secret_votes.is_some();
+    let patch = parse::<UpdateSessionBody>(body.into_inner())?.checked()?;
+    let live_change = patch.deck.is_some()
+        || patch.secret_votes.is_some()
+        || patch.reveal.is_some()
+        || patch.auto_reveal.is_some();
     let store = state.store.clone();
     let ((session, version), stories) = blocking(move || {
         let session = store

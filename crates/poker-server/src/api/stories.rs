@@ -397,27 +397,41 @@ pub async fn votes(
             None => None,
         };
         let rows = store.votes(id)?;
+        let round = store.round(id)?;
         let visible = match &session {
-            Some(s) => poker_core::may_see_votes(
-                s.secret_votes,
+            Some(s) => poker_core::Secrecy {
+                secret_votes: s.secret_votes,
+                reveal: s.reveal,
+                revealed: round.revealed,
+            }
+            .shows_votes(
                 s.active_story_id == Some(id),
-                user.can_vote,
-                rows.iter().any(|v| v.user_id == user.id),
+                poker_core::Viewer {
+                    can_vote: user.can_vote,
+                    done: rows.iter().any(|v| v.user_id == user.id)
+                        || round.abstained.iter().any(|a| a.user_id == user.id),
+                },
             ),
             None => true,
         };
         let deck = session.map(|s| s.deck).unwrap_or_default();
-        let view = crate::live::frames::votes_view(&deck, &rows, visible);
+        let view = crate::live::frames::votes_view(&deck, &rows, &round, visible);
         let votes = view.votes.to_json();
-        let voters = view
-            .voters
-            .into_iter()
-            .map(|v| VoterView {
-                id: v.id,
-                name: v.name,
-            })
-            .collect();
-        Ok(VotesView { votes, voters })
+        let people = |people: Vec<poker_core::Voter>| -> Vec<VoterView> {
+            people
+                .into_iter()
+                .map(|v| VoterView {
+                    id: v.id,
+                    name: v.name,
+                })
+                .collect()
+        };
+        Ok(VotesView {
+            votes,
+            voters: people(view.voters),
+            abstained: people(view.abstained),
+            revealed: view.revealed,
+        })
     })
     .await?;
     Ok(HttpResponse::Ok().json(view))

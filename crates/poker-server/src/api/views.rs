@@ -113,6 +113,11 @@ pub struct SessionView {
     pub deck: DeckView,
     /// Whether voters see others' votes only after voting.
     pub secret_votes: bool,
+    /// When voters see the votes: `after_own_vote` or `moderator`.
+    #[schema(value_type = String)]
+    pub reveal: poker_core::RevealMode,
+    /// Whether the server reveals a round once every present voter is done.
+    pub auto_reveal: bool,
     /// Its stories in order (on a single session).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stories: Option<Vec<StoryView>>,
@@ -130,6 +135,8 @@ impl SessionView {
             active_story_id: s.active_story_id,
             deck: (&s.deck).into(),
             secret_votes: s.secret_votes,
+            reveal: s.reveal,
+            auto_reveal: s.auto_reveal,
             stories: None,
             unpokered_stories: None,
         }
@@ -156,6 +163,10 @@ pub struct VotesView {
     pub votes: Value,
     /// Everyone who has voted, in the order they voted.
     pub voters: Vec<VoterView>,
+    /// Everyone who said they do not vote on this story, in the order they said so.
+    pub abstained: Vec<VoterView>,
+    /// Whether the round's votes were revealed to everyone.
+    pub revealed: bool,
 }
 
 /// The body of every error.

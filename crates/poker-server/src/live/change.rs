@@ -6,7 +6,7 @@
 //! change says what it set, not what it added, so applying it twice (after a reload that read
 //! it already) leaves the same state.
 
-use poker_db::{Story, VoteRow};
+use poker_db::{Abstention, Story, StoryRound, VoteRow};
 use serde::{Deserialize, Serialize};
 
 use super::messages::{Changed, SocketUser};
@@ -15,14 +15,27 @@ use super::messages::{Changed, SocketUser};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum SessionChange {
-    /// A vote was cast or changed on the active story.
+    /// A vote was cast or changed on the active story (the voter's abstention, if any, went).
     Voted { story_id: i64, vote: VoteRow },
-    /// The active story's votes were cleared.
+    /// Someone said they do not vote on the active story (their vote, if any, went).
+    Abstained {
+        story_id: i64,
+        abstention: Abstention,
+    },
+    /// The active story's round was revealed to everyone.
+    Revealed { story_id: i64 },
+    /// The active story's votes and abstentions were cleared, and its round hidden again.
     Reset { story_id: i64 },
     /// The active story got its points.
     Points { story_id: i64, points: String },
     /// A story became the active one.
-    Activated { story: Story, votes: Vec<VoteRow> },
+    Activated {
+        story: Story,
+        votes: Vec<VoteRow>,
+        /// Absent from a process that predates rounds: a fresh round.
+        #[serde(default)]
+        round: StoryRound,
+    },
     /// No story is left without points: the session ended.
     Ended,
     /// A REST edit: the state is reloaded, and members get `story_changed` when `story` (the

@@ -4,8 +4,8 @@
 
 use bytestring::ByteString;
 use poker_core::events::{Participant, StoryChanged, StoryEntry};
-use poker_core::{Deck, ServerEvent, Voter, VotesView};
-use poker_db::{Story, VoteRow};
+use poker_core::{Deck, Round, ServerEvent, Voter, VotesView};
+use poker_db::{Story, StoryRound, VoteRow};
 
 use super::messages::SocketUser;
 
@@ -14,8 +14,8 @@ pub fn encode(event: &ServerEvent) -> ByteString {
     event.to_frame().into()
 }
 
-/// The votes on a story as one recipient sees them (`visible` from `may_see_votes`).
-pub fn votes_view(deck: &Deck, votes: &[VoteRow], visible: bool) -> VotesView {
+/// The votes on a story as one recipient sees them (`visible` from [`poker_core::Secrecy`]).
+pub fn votes_view(deck: &Deck, votes: &[VoteRow], round: &StoryRound, visible: bool) -> VotesView {
     let voters: Vec<Voter> = votes
         .iter()
         .map(|v| Voter {
@@ -23,20 +23,38 @@ pub fn votes_view(deck: &Deck, votes: &[VoteRow], visible: bool) -> VotesView {
             name: v.username.clone(),
         })
         .collect();
+    let round = Round {
+        revealed: round.revealed,
+        abstained: round
+            .abstained
+            .iter()
+            .map(|a| Voter {
+                id: a.user_id,
+                name: a.username.clone(),
+            })
+            .collect(),
+    };
     VotesView::new(
         deck,
         voters.iter().zip(votes.iter().map(|v| v.choice.as_str())),
+        round,
         visible,
     )
 }
 
 /// `story_changed` for the active story.
-pub fn story_changed(deck: &Deck, story: &Story, votes: &[VoteRow], visible: bool) -> ServerEvent {
+pub fn story_changed(
+    deck: &Deck,
+    story: &Story,
+    votes: &[VoteRow],
+    round: &StoryRound,
+    visible: bool,
+) -> ServerEvent {
     ServerEvent::StoryChanged(StoryChanged {
         id: story.id,
         story_label: story.label(),
         description: story.description.clone(),
-        votes: votes_view(deck, votes, visible),
+        votes: votes_view(deck, votes, round, visible),
     })
 }
 
@@ -145,15 +163,25 @@ mod tests {
     fn story_changed_hides_votes_but_not_voters_when_asked() {
         let s = story(7, "T-7", "Seven", None);
         let votes = [vote(1, "ann", "5"), vote(2, "bob", "5")];
-        let shown = data(&story_changed(&Deck::default(), &s, &votes, true));
+        let round = StoryRound {
+            revealed: false,
+            abstained: vec![poker_db::Abstention {
+                user_id: 3,
+                username: "cy".into(),
+            }],
+        };
+        let shown = data(&story_changed(&Deck::default(), &s, &votes, &round, true));
         assert_eq!(shown["story_label"], "T-7: Seven");
         assert_eq!(
             shown["votes"],
             json!({"5": [{"id": 1, "name": "ann"}, {"id": 2, "name": "bob"}]})
         );
-        let hidden = data(&story_changed(&Deck::default(), &s, &votes, false));
+        let hidden = data(&story_changed(&Deck::default(), &s, &votes, &round, false));
         assert_eq!(hidden["votes"], json!({}));
         assert_eq!(hidden["voters"], shown["voters"]);
+        // Who abstained, and whether the round was revealed, go to everyone.
+        assert_eq!(hidden["abstained"], json!([{"id": 3, "name": "cy"}]));
+        assert_eq!(hidden["revealed"], json!(false));
     }
 
     #[test]

@@ -4,7 +4,7 @@
 
 use actix::prelude::*;
 use poker_core::{ClientCommand, ErrorCode, EventName, WireError};
-use poker_db::{live, NextStory, VoteRow};
+use poker_db::{live, Abstention, NextStory, VoteRow};
 
 use super::PokerSession;
 use crate::live::change::SessionChange;
@@ -23,6 +23,48 @@ fn no_active() -> WireError {
 }
 
 impl PokerSession {
+    /// Under `reveal = moderator` with `auto_reveal`: once every voter present (in every
+    /// process) has voted or abstained, the server reveals the round by itself. `conn` is the
+    /// socket whose event (or departure) made it so; it hears of a failed write.
+    pub(super) fn auto_reveal(&mut self, conn: ConnId, ctx: &mut Context<Self>) {
+        let Some(state) = &self.state else {
+            return;
+        };
+        let Some(active) = &state.active else {
+            return;
+        };
+        if state.reveal != poker_core::RevealMode::Moderator
+            || !state.auto_reveal
+            || active.round.revealed
+        {
+            return;
+        }
+        let mut voters = self
+            .presence
+            .users()
+            .chain(self.remote.iter())
+            .filter(|u| u.can_vote)
+            .peekable();
+        if voters.peek().is_none() || !voters.all(|u| active.is_done(u.id)) {
+            return;
+        }
+        let (session_id, story_id) = (self.id, active.story.id);
+        drop(voters);
+        self.persist(
+            ctx,
+            conn,
+            "auto_reveal",
+            move |c| live::reveal(c, session_id, story_id),
+            move |act, version, ctx| match version {
+                Some(version) => {
+                    act.committed(Some(version), SessionChange::Revealed { story_id }, ctx)
+                }
+                // Revealed already (elsewhere), or the story moved on: nothing to do here.
+                None => Ok(()),
+            },
+        );
+    }
+
     /// Handles one client event of socket `conn`, once the state is loaded.
     pub(super) fn command(
         &mut self,
@@ -109,8 +151,56 @@ impl PokerSession {
                     live::cast_vote(c, session_id, story_id, saved.user_id, &saved.choice)
                 });
                 self.persist_with(ctx, conn, name, write, move |act, version, ctx| {
-                    act.committed(version, SessionChange::Voted { story_id, vote }, ctx)
+                    act.committed(version, SessionChange::Voted { story_id, vote }, ctx)?;
+                    act.auto_reveal(conn, ctx);
+                    Ok(())
                 });
+            }
+            ClientCommand::Abstain => {
+                let Some(active) = &state.active else {
+                    return self.reject(conn, event, no_active(), ctx);
+                };
+                let story_id = active.story.id;
+                let abstention = Abstention {
+                    user_id: user.id,
+                    username: user.name.clone(),
+                };
+                let user_id = user.id;
+                self.persist(
+                    ctx,
+                    conn,
+                    name,
+                    move |c| live::abstain(c, session_id, story_id, user_id),
+                    move |act, version, ctx| {
+                        let change = SessionChange::Abstained {
+                            story_id,
+                            abstention,
+                        };
+                        act.committed(version, change, ctx)?;
+                        act.auto_reveal(conn, ctx);
+                        Ok(())
+                    },
+                );
+            }
+            ClientCommand::RevealRequested => {
+                let Some(active) = &state.active else {
+                    return self.reject(conn, event, no_active(), ctx);
+                };
+                if active.round.revealed {
+                    // Nothing to change: the sender hears how things stand.
+                    metrics::event(name, "ok");
+                    return self.send_story(&[conn], ctx);
+                }
+                let story_id = active.story.id;
+                self.persist(
+                    ctx,
+                    conn,
+                    name,
+                    move |c| live::reveal(c, session_id, story_id),
+                    move |act, version, ctx| {
+                        act.committed(version, SessionChange::Revealed { story_id }, ctx)
+                    },
+                );
             }
             ClientCommand::ResetRequested => {
                 let Some(active) = &state.active else {
@@ -158,9 +248,13 @@ impl PokerSession {
                     name,
                     move |c| live::activate_story(c, session_id, story_id),
                     move |act, found, ctx| match found {
-                        Some((version, story, votes)) => act.committed(
+                        Some((version, story, votes, round)) => act.committed(
                             Some(version),
-                            SessionChange::Activated { story, votes },
+                            SessionChange::Activated {
+                                story,
+                                votes,
+                                round,
+                            },
                             ctx,
                         ),
                         None => Err(invalid(format!(
@@ -177,9 +271,11 @@ impl PokerSession {
                     move |c| live::advance(c, session_id),
                     |act, (version, next), ctx| {
                         let change = match next {
-                            NextStory::Active(story, votes) => {
-                                SessionChange::Activated { story, votes }
-                            }
+                            NextStory::Active(story, votes, round) => SessionChange::Activated {
+                                story,
+                                votes,
+                                round,
+                            },
                             NextStory::Ended => SessionChange::Ended,
                         };
                         act.committed(Some(version), change, ctx)

@@ -28,8 +28,8 @@ use std::time::{Duration, Instant};
 use actix::prelude::*;
 use actix_web_actors::ws::{CloseCode, CloseReason};
 use bytestring::ByteString;
-use poker_core::{may_see_votes, Deck, Dialect, ErrorCode, ServerEvent, WireError};
-use poker_db::{DbConnection, DbError, Store, Story, VoteRow};
+use poker_core::{Deck, Dialect, ErrorCode, RevealMode, Secrecy, ServerEvent, Viewer, WireError};
+use poker_db::{DbConnection, DbError, Store, Story, StoryRound, VoteRow};
 
 use super::change::SessionChange;
 use super::cluster::Cluster;
@@ -53,6 +53,8 @@ struct Loaded {
     version: i64,
     deck: Deck,
     secret_votes: bool,
+    reveal: RevealMode,
+    auto_reveal: bool,
     active: Option<Active>,
     /// The session's stories in order (for `stories_changed` and comparing after a reload).
     stories: Vec<Story>,
@@ -63,6 +65,16 @@ struct Active {
     story: Story,
     /// In the order first cast; a changed vote keeps its place.
     votes: Vec<VoteRow>,
+    /// Revealed or not, and who abstained.
+    round: StoryRound,
+}
+
+impl Active {
+    /// Whether this user has voted or abstained on the story.
+    fn is_done(&self, user_id: i64) -> bool {
+        self.votes.iter().any(|v| v.user_id == user_id)
+            || self.round.abstained.iter().any(|a| a.user_id == user_id)
+    }
 }
 
 /// The live actor of one poker session.
@@ -111,7 +123,11 @@ fn load(store: &Store, id: i64) -> Result<Option<Loaded>, DbError> {
         version: state.version,
         deck: state.session.deck,
         secret_votes: state.session.secret_votes,
-        active: state.active.map(|(story, votes)| Active { story, votes }),
+        reveal: state.session.reveal,
+        auto_reveal: state.session.auto_reveal,
+        active: state
+            .active
+            .map(|(story, votes, round)| Active { story, votes, round }),
         stories,
     }))
 }
@@ -263,12 +279,22 @@ impl PokerSession {
         let Some(state) = &self.state else {
             return false;
         };
-        let voted = state
-            .active
-            .as_ref()
-            .is_some_and(|a| a.votes.iter().any(|v| v.user_id == user.id));
+        let Some(active) = &state.active else {
+            return false;
+        };
+        let secrecy = Secrecy {
+            secret_votes: state.secret_votes,
+            reveal: state.reveal,
+            revealed: active.round.revealed,
+        };
         // The active story is the one whose votes go out: "is active" holds by construction.
-        may_see_votes(state.secret_votes, true, user.can_vote, voted)
+        secrecy.shows_votes(
+            true,
+            Viewer {
+                can_vote: user.can_vote,
+                done: active.is_done(user.id),
+            },
+        )
     }
 
     /// The `story_changed` frame of the active story, with or without the votes.
@@ -279,6 +305,7 @@ impl PokerSession {
             &state.deck,
             &active.story,
             &active.votes,
+            &active.round,
             with_votes,
         )))
     }
@@ -366,6 +393,10 @@ impl PokerSession {
         if someone_left {
             self.participants_changed(ctx);
             self.share_presence(ctx);
+            // The one voter everyone waited for may have gone.
+            if let Some(conn) = conns.first() {
+                self.auto_reveal(*conn, ctx);
+            }
         }
         if !gone.is_empty() && self.presence.is_empty() {
             self.registry.do_send(Idle {

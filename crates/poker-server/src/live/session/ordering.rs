@@ -10,7 +10,7 @@
 
 use actix::prelude::*;
 use poker_core::{ErrorCode, WireError};
-use poker_db::VoteRow;
+use poker_db::{StoryRound, VoteRow};
 
 use super::{Active, PokerSession};
 use crate::live::change::SessionChange;
@@ -151,10 +151,36 @@ impl PokerSession {
                 let Some(active) = self.active_for(story_id) else {
                     return;
                 };
+                active.round.abstained.retain(|a| a.user_id != vote.user_id);
                 match active.votes.iter_mut().find(|v| v.user_id == vote.user_id) {
                     Some(existing) => existing.choice = vote.choice,
                     None => active.votes.push(VoteRow { ..vote }),
                 }
+                self.broadcast_story(ctx);
+            }
+            SessionChange::Abstained {
+                story_id,
+                abstention,
+            } => {
+                let Some(active) = self.active_for(story_id) else {
+                    return;
+                };
+                active.votes.retain(|v| v.user_id != abstention.user_id);
+                if !active
+                    .round
+                    .abstained
+                    .iter()
+                    .any(|a| a.user_id == abstention.user_id)
+                {
+                    active.round.abstained.push(abstention);
+                }
+                self.broadcast_story(ctx);
+            }
+            SessionChange::Revealed { story_id } => {
+                let Some(active) = self.active_for(story_id) else {
+                    return;
+                };
+                active.round.revealed = true;
                 self.broadcast_story(ctx);
             }
             SessionChange::Reset { story_id } => {
@@ -162,6 +188,7 @@ impl PokerSession {
                     return;
                 };
                 active.votes.clear();
+                active.round = StoryRound::default();
                 self.broadcast_story(ctx);
             }
             SessionChange::Points { story_id, points } => {
@@ -176,8 +203,16 @@ impl PokerSession {
                 self.broadcast(&frames::points_submitted(&points), ctx);
                 self.broadcast_stories(ctx);
             }
-            SessionChange::Activated { story, votes } => {
-                self.set_active(Some(Active { story, votes }));
+            SessionChange::Activated {
+                story,
+                votes,
+                round,
+            } => {
+                self.set_active(Some(Active {
+                    story,
+                    votes,
+                    round,
+                }));
                 self.broadcast_story(ctx);
             }
             SessionChange::Ended => {
