@@ -43,6 +43,7 @@ mod rest_stories;
 mod rest_users;
 mod rest_votes;
 mod restart;
+mod rounds;
 mod secrets_in_logs;
 mod shutdown;
 mod slow_client;

@@ -10,7 +10,7 @@ pub mod wire;
 
 pub use deck::{Choice, Deck, DeckError, StoryPoints};
 pub use events::{Dialect, Round, ServerEvent, VotesView};
-pub use round::{RevealMode, Secrecy, UnknownRevealMode, Viewer};
 pub use fields::{story_label, FieldError};
+pub use round::{RevealMode, Secrecy, UnknownRevealMode, Viewer};
 pub use tally::{tally, Tally, Voter};
 pub use wire::{ClientCommand, ErrorCode, EventName, Permission, WireError};

@@ -116,7 +116,10 @@ mod tests {
         assert!(!secret.shows_votes(true, VOTER));
         assert!(secret.shows_votes(true, DONE));
         assert!(secret.shows_votes(true, WATCHER), "moderators, spectators");
-        assert!(secret.shows_votes(false, VOTER), "a story that is not active");
+        assert!(
+            secret.shows_votes(false, VOTER),
+            "a story that is not active"
+        );
         assert!(rule(false, RevealMode::AfterOwnVote, false).shows_votes(true, VOTER));
         assert!(rule(true, RevealMode::AfterOwnVote, true).shows_votes(true, VOTER));
     }

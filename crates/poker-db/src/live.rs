@@ -243,13 +243,16 @@ pub fn set_story_points(
     Ok(Some(version))
 }
 
+/// What activating a story yields: the session's new version, the story, its votes and round.
+pub type Activation = (i64, Story, Vec<VoteRow>, StoryRound);
+
 /// Makes a story of this session the active one: the new version with the story, its votes and
 /// its round, or `None` when it is not one of the session's.
 pub fn activate_story(
     conn: &mut DbConnection,
     session_id: i64,
     story_id: i64,
-) -> Result<Option<(i64, Story, Vec<VoteRow>, StoryRound)>, DbError> {
+) -> Result<Option<Activation>, DbError> {
     let of_session = |conn: &mut DbConnection| -> Result<Option<Story>, DbError> {
         Ok(stories::table
             .find(story_id)

@@ -57,7 +57,12 @@ impl CreateSessionBody {
         Ok(NewSession {
             name: fields::session_name(&required(self.name, "name")?)?,
             poker_date: date(&required(self.poker_date, "poker_date")?)?,
-            deck: self.deck.as_ref().map(deck).transpose()?.unwrap_or_default(),
+            deck: self
+                .deck
+                .as_ref()
+                .map(deck)
+                .transpose()?
+                .unwrap_or_default(),
             secret_votes: self.secret_votes.unwrap_or(true),
             reveal: self
                 .reveal

@@ -125,9 +125,11 @@ fn load(store: &Store, id: i64) -> Result<Option<Loaded>, DbError> {
         secret_votes: state.session.secret_votes,
         reveal: state.session.reveal,
         auto_reveal: state.session.auto_reveal,
-        active: state
-            .active
-            .map(|(story, votes, round)| Active { story, votes, round }),
+        active: state.active.map(|(story, votes, round)| Active {
+            story,
+            votes,
+            round,
+        }),
         stories,
     }))
 }
