@@ -480,3 +480,58 @@ fn postgres_a_target_with_any_row_is_refused() {
     );
     assert_eq!(dump(&target.url).expect("read"), before);
 }
+
+/// 100,000 votes (500 voters × 200 stories): more rows than any single statement could bind,
+/// so the copy must batch them.
+fn many_votes(url: &DatabaseUrl) {
+    url.migrate().expect("migrate");
+    let mut sql = String::from(
+        "INSERT INTO poker_sessions (name, poker_date, deck, secret_votes, created_at) \
+         VALUES ('big', '2026-12-02', '[]', TRUE, 0);\n",
+    );
+    for i in 0..500 {
+        sql.push_str(&format!(
+            "INSERT INTO users (username, password_hash, created_at) VALUES ('u{i}', 'h', 0);\n"
+        ));
+    }
+    for i in 0..200 {
+        sql.push_str(&format!(
+            "INSERT INTO stories (poker_session_id, position, ticket_number) VALUES (1, {i}, 'B-{i}');\n"
+        ));
+    }
+    sql.push_str(
+        "INSERT INTO votes (story_id, user_id, choice) \
+         SELECT s.id, u.id, CAST(u.id % 7 AS TEXT) FROM stories s, users u;\n",
+    );
+    url.connect(TIMEOUT)
+        .expect("connect")
+        .batch_execute(&sql)
+        .expect("many votes");
+}
+
+fn a_hundred_thousand_votes_are_copied(to: &DatabaseUrl) {
+    let dir = tempdir();
+    let from = sqlite_url(&dir, "many.db");
+    many_votes(&from);
+    let started = std::time::Instant::now();
+    let report = copy_data(&from, to).expect("copy");
+    println!("copied 100,000 votes in {:?}", started.elapsed());
+    assert_eq!(report.rows("votes"), Some(100_000));
+    assert_eq!(dump(&from).expect("read"), dump(to).expect("read"));
+}
+
+#[test]
+fn sqlite_a_hundred_thousand_votes_are_copied_in_batches() {
+    let dir = tempdir();
+    a_hundred_thousand_votes_are_copied(&sqlite_url(&dir, "to.db"));
+}
+
+#[test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "TEST_DATABASE_URL not set: PostgreSQL run skipped"
+)]
+fn postgres_a_hundred_thousand_votes_are_copied_in_batches() {
+    let target = OwnDatabase::create("many");
+    a_hundred_thousand_votes_are_copied(&target.url);
+}
