@@ -274,6 +274,26 @@ fn a_target_with_any_row_is_refused_and_left_as_it_was() {
         "{message}"
     );
     assert_eq!(dump(&to).expect("read the target"), before);
+
+    // One of ours a migration behind, with a row: refused before it is migrated.
+    to.connect(TIMEOUT)
+        .expect("connect")
+        .batch_execute(
+            "DELETE FROM __diesel_schema_migrations WHERE version = \
+             (SELECT MAX(version) FROM __diesel_schema_migrations)",
+        )
+        .expect("forget the last migration");
+    let refused = copy_data(&from, &to).expect_err("an older non-empty target is refused");
+    assert!(
+        matches!(
+            refused,
+            CopyError::TargetNotEmpty {
+                table: "settings",
+                ..
+            }
+        ),
+        "refused before migrating it: {refused:?}"
+    );
 }
 
 /// A target whose `settings` (the last table) refuses every insert: the copy fails after

@@ -1,6 +1,8 @@
 //! The checks around a copy: both databases at this binary's schema version, an empty target
 //! before, and the same number of rows per table after.
 
+use std::time::Duration;
+
 use diesel::prelude::*;
 
 use super::error::{CopyError, Side};
@@ -76,6 +78,27 @@ pub(crate) fn target_is_empty(conn: &mut DbConnection) -> Result<(), CopyError> 
     for (table, rows) in TABLES.iter().zip(counts(conn, Side::Target)?) {
         if rows > 0 {
             return Err(CopyError::TargetNotEmpty { table, rows });
+        }
+    }
+    Ok(())
+}
+
+/// Before the target is migrated: refuses a target that already holds rows in any of our
+/// tables that exist, so that a refused target is not even migrated (an older one of ours
+/// would be). A table that does not exist yet holds nothing. [`target_is_empty`], inside the
+/// transaction, is the check that counts.
+pub(crate) fn target_has_no_rows_yet(to: &DatabaseUrl, timeout: Duration) -> Result<(), CopyError> {
+    if let DatabaseUrl::Sqlite(path) = to {
+        if !path.exists() {
+            return Ok(());
+        }
+    }
+    let mut conn = to.connect(timeout).map_err(|e| Side::Target.db(e))?;
+    for table in TABLES {
+        if let Ok(rows) = for_table!(*table, count(&mut conn, Side::Target)) {
+            if rows > 0 {
+                return Err(CopyError::TargetNotEmpty { table, rows });
+            }
         }
     }
     Ok(())

@@ -87,6 +87,7 @@ pub fn copy_data(from: &DatabaseUrl, to: &DatabaseUrl) -> Result<CopyReport, Cop
         .map_err(|e| Side::Source.db(e))?;
     check::same_schema_version(Side::Source, from, &mut source)?;
 
+    check::target_has_no_rows_yet(to, TIMEOUT)?;
     let migrated = to.migrate().map_err(|e| Side::Target.db(e))?;
     let mut target = to.connect(TIMEOUT).map_err(|e| Side::Target.db(e))?;
     check::same_schema_version(Side::Target, to, &mut target)?;
