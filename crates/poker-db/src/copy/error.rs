@@ -55,19 +55,14 @@ pub enum CopyError {
         source_rows: i64,
         target: i64,
     },
-    #[error("{side}: {step} failed: {message}{rolled_back}", rolled_back = rolled_back(*side))]
+    /// A database error at a step of the copy; whatever had been written to the target in its
+    /// transaction was rolled back (migrations aside: they ran before, in their own).
+    #[error("{side}: {step} failed: {message} (no row was written to the target)")]
     Query {
         side: Side,
         step: String,
         message: String,
     },
-}
-
-fn rolled_back(side: Side) -> &'static str {
-    match side {
-        Side::Source => "",
-        Side::Target => " (the copy was rolled back: nothing was written)",
-    }
 }
 
 /// Errors of the target's transaction itself (BEGIN, COMMIT): every other database error is

@@ -269,8 +269,3 @@ pub fn dump(url: &DatabaseUrl) -> Result<Vec<(&'static str, Vec<String>)>, CopyE
         })
         .collect()
 }
-
-/// The tables a copy fills, in the order it fills them.
-pub fn tables() -> &'static [&'static str] {
-    TABLES
-}
