@@ -4,6 +4,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand};
+use poker_db::DatabaseUrl;
 use poker_server::setup::{self, Rights};
 use poker_server::{open_store, Settings};
 use secrecy::ExposeSecret;
@@ -36,6 +37,19 @@ enum Command {
     User(UserCommand),
     /// Add a demo session with four stories and three users (passwords printed) to try at once.
     Demo,
+    /// Copy every row (users, tokens, sessions, stories, votes, settings) from one database to
+    /// an empty other, keeping ids: e.g. from SQLite to PostgreSQL. Stop the servers first.
+    CopyData(CopyData),
+}
+
+#[derive(Args)]
+struct CopyData {
+    /// The database to copy from, opened read-only: sqlite://PATH or postgres://USER@HOST/DB.
+    #[arg(long, value_name = "URL")]
+    from: String,
+    /// The empty database to copy to (migrated first); the configured DATABASE_URL if not given.
+    #[arg(long, value_name = "URL")]
+    to: Option<String>,
 }
 
 #[derive(Subcommand)]
@@ -75,7 +89,13 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let redactor = settings.redactor();
+    let mut redactor = settings.redactor();
+    // copy-data's URLs are secrets too: a driver's error may quote them.
+    if let Some(Command::CopyData(args)) = &cli.command {
+        for url in std::iter::once(&args.from).chain(&args.to) {
+            redactor = redactor.with_url(url);
+        }
+    }
     poker_server::logging::init(settings.log_format, redactor.clone());
     let result = match cli.command.unwrap_or(Command::Serve) {
         Command::Serve => actix_web::rt::System::new()
@@ -83,6 +103,7 @@ fn main() -> ExitCode {
             .map_err(|e| e.to_string()),
         Command::User(UserCommand::Create(args)) => create_user(&settings, args),
         Command::Demo => demo(&settings),
+        Command::CopyData(args) => copy_data(&settings, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -132,5 +153,17 @@ fn demo(settings: &Settings) -> Result<(), String> {
         "their sockets go to ws://{}/ws/poker/{}/",
         settings.bind, demo.session_id
     );
+    Ok(())
+}
+
+fn copy_data(settings: &Settings, args: CopyData) -> Result<(), String> {
+    let from = DatabaseUrl::parse(&args.from).map_err(|e| format!("--from: {e}"))?;
+    let to = match &args.to {
+        Some(url) => DatabaseUrl::parse(url).map_err(|e| format!("--to: {e}"))?,
+        None => DatabaseUrl::parse(settings.database_url.expose_secret())
+            .map_err(|e| format!("--to (DATABASE_URL): {e}"))?,
+    };
+    let report = poker_db::copy::copy_data(&from, &to).map_err(|e| e.to_string())?;
+    println!("{report}");
     Ok(())
 }

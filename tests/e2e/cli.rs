@@ -120,7 +120,7 @@ async fn help_explains_every_command() {
     cmd.arg("--help");
     let (ok, out, _) = run(cmd).await;
     assert!(ok, "--help succeeds");
-    for word in ["serve", "user", "demo", "--config"] {
+    for word in ["serve", "user", "demo", "copy-data", "--config"] {
         assert!(out.contains(word), "--help mentions {word}: {out}");
     }
     let mut cmd = command(dir.path());

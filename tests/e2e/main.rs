@@ -15,6 +15,7 @@ mod browser_stack;
 mod cli;
 mod cluster;
 mod compose;
+mod copy_data;
 mod db_outage;
 mod dialect;
 mod handshake;

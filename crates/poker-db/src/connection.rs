@@ -113,6 +113,70 @@ impl DatabaseUrl {
         }
     }
 
+    /// The URL as it may be printed: a PostgreSQL password replaced by `***`.
+    pub fn redacted(&self) -> String {
+        match self {
+            DatabaseUrl::Sqlite(path) => format!("sqlite://{}", path.display()),
+            DatabaseUrl::Postgres(url) => without_password(url),
+        }
+    }
+
+    /// Opens one connection that cannot write: SQLite opens the file with `mode=ro` (a missing
+    /// file is an error, not a new empty database) and `query_only`; PostgreSQL makes every
+    /// transaction of the session read-only. For reading a database that is not ours to change
+    /// (the source of `copy-data`).
+    pub fn connect_read_only(&self, timeout: Duration) -> Result<DbConnection, DbError> {
+        match self {
+            DatabaseUrl::Sqlite(path) => {
+                if !path.is_file() {
+                    return Err(DbError::Connect(format!(
+                        "SQLite {}: no such file",
+                        path.display()
+                    )));
+                }
+                let uri = format!("file:{}?mode=ro", uri_escaped(&path.to_string_lossy()));
+                let mut conn = diesel::SqliteConnection::establish(&uri)
+                    .map_err(|e| DbError::Connect(format!("SQLite {}: {e}", path.display())))?;
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA query_only = ON;",
+                    timeout.as_millis()
+                ))?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+            DatabaseUrl::Postgres(_) => {
+                let mut conn = self.connect(timeout)?;
+                conn.batch_execute("SET default_transaction_read_only = on")?;
+                Ok(conn)
+            }
+        }
+    }
+
+    /// The versions of the migrations built into this binary for this URL's backend, oldest
+    /// first, as `__diesel_schema_migrations` records them.
+    pub fn embedded_migrations(&self) -> Result<Vec<String>, DbError> {
+        use diesel::migration::MigrationSource;
+        let versions = match self {
+            DatabaseUrl::Sqlite(_) => MigrationSource::<diesel::sqlite::Sqlite>::migrations(
+                &SQLITE_MIGRATIONS,
+            )
+            .map(|list| {
+                list.iter()
+                    .map(|m| m.name().version().to_string())
+                    .collect::<Vec<_>>()
+            }),
+            DatabaseUrl::Postgres(_) => {
+                MigrationSource::<diesel::pg::Pg>::migrations(&POSTGRES_MIGRATIONS).map(|list| {
+                    list.iter()
+                        .map(|m| m.name().version().to_string())
+                        .collect::<Vec<_>>()
+                })
+            }
+        };
+        let mut versions = versions.map_err(|e| DbError::Migration(e.to_string()))?;
+        versions.sort();
+        Ok(versions)
+    }
+
     /// Creates the SQLite file's folder if needed and applies the pending migrations.
     pub fn migrate(&self) -> Result<Vec<String>, DbError> {
         if let DatabaseUrl::Sqlite(path) = self {
@@ -135,6 +199,21 @@ impl DatabaseUrl {
         }
         .map_err(|e| DbError::Migration(e.to_string()))
     }
+}
+
+/// A path as the path part of a SQLite `file:` URI: `%`, `?` and `#` would otherwise start an
+/// escape, the query or the fragment.
+fn uri_escaped(path: &str) -> String {
+    let mut out = String::with_capacity(path.len());
+    for c in path.chars() {
+        match c {
+            '%' => out.push_str("%25"),
+            '?' => out.push_str("%3f"),
+            '#' => out.push_str("%23"),
+            c => out.push(c),
+        }
+    }
+    out
 }
 
 /// Adds libpq's own timeouts to a PostgreSQL URL unless it sets them: `connect_timeout` bounds

@@ -198,16 +198,9 @@ impl Settings {
             self.cookie_key.expose_secret().trim().to_string(),
         ];
         for url in [&self.database_url, &self.redis_url] {
-            if let Some(password) = url_password(url.expose_secret()) {
-                // As written, and percent-decoded as a driver would print it.
-                secrets.push(percent_decode(password));
-                secrets.push(password.to_string());
-            }
+            push_url_password(&mut secrets, url.expose_secret());
         }
-        secrets.retain(|s| !s.is_empty());
-        secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
-        secrets.dedup();
-        secrets
+        tidy(secrets)
     }
 
     /// A [`Redactor`] for every secret of these settings.
@@ -257,6 +250,22 @@ fn percent_decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
+/// Adds a URL's password, as written and percent-decoded as a driver would print it.
+fn push_url_password(secrets: &mut Vec<String>, url: &str) {
+    if let Some(password) = url_password(url) {
+        secrets.push(percent_decode(password));
+        secrets.push(password.to_string());
+    }
+}
+
+/// Longest first (a secret containing another is replaced whole), no empty string, no twins.
+fn tidy(mut secrets: Vec<String>) -> Vec<String> {
+    secrets.retain(|s| !s.is_empty());
+    secrets.sort_by_key(|s| std::cmp::Reverse(s.len()));
+    secrets.dedup();
+    secrets
+}
+
 /// The password part of `scheme://user:password@host/...`, as written.
 fn url_password(url: &str) -> Option<&str> {
     let rest = url.split_once("://")?.1;
@@ -277,6 +286,14 @@ impl std::fmt::Debug for Redactor {
 }
 
 impl Redactor {
+    /// Also hides the password of a URL that is not in the settings, such as the database
+    /// URLs given to `copy-data` on the command line.
+    pub fn with_url(self, url: &str) -> Redactor {
+        let mut secrets = self.0;
+        push_url_password(&mut secrets, url);
+        Redactor(tidy(secrets))
+    }
+
     pub fn redact(&self, text: &str) -> String {
         let mut text = text.to_string();
         for secret in &self.0 {
@@ -399,6 +416,10 @@ mod tests {
         }
         assert!(redacted.contains("db.internal:5432"), "{redacted}");
         assert!(!format!("{r:?}").contains("adm1n"));
+        // A URL from elsewhere (copy-data's --from) joins the settings' secrets.
+        let more = r.with_url("postgres://old:from%40pass@legacy/poker");
+        let redacted = more.redact("from@pass and from%40pass, adm1n-Secret");
+        assert_eq!(redacted, "[redacted] and [redacted], [redacted]");
         // With no secrets set, nothing is replaced (not even the empty string).
         let plain = Settings::load_with(None, |_| None).unwrap().redactor();
         assert_eq!(plain.redact("postgres://a@b/c"), "postgres://a@b/c");

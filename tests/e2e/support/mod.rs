@@ -114,7 +114,7 @@ fn unique_suffix() -> String {
 
 /// A PostgreSQL database created for one test through `TEST_DATABASE_URL`, and dropped (with
 /// any connection left) afterwards: the bench's own fresh databases.
-async fn create_pg_database() -> FreshDatabase {
+pub async fn create_pg_database() -> FreshDatabase {
     let admin_url = std::env::var("TEST_DATABASE_URL").expect(
         "TEST_DATABASE_URL must be set at run time for the PostgreSQL tests, e.g. \
          postgres://postgres@127.0.0.1:5432/test",
@@ -167,6 +167,25 @@ impl Server {
             port: 0,
             _dir: dir,
             _postgres: postgres,
+        };
+        server.spawn().await;
+        server
+    }
+
+    /// Starts a server on a database the caller made (and keeps until this server is dropped),
+    /// such as the target of a `copy-data`.
+    pub async fn start_on_database(database_url: String) -> Server {
+        let dir = tempfile::Builder::new()
+            .prefix("pp-e2e-")
+            .tempdir()
+            .expect("create a temporary directory for the server");
+        let mut server = Server {
+            options: ServerOptions::default(),
+            database_url,
+            child: None,
+            port: 0,
+            _dir: dir,
+            _postgres: None,
         };
         server.spawn().await;
         server
