@@ -85,7 +85,10 @@ fn populate(url: &DatabaseUrl) {
          WHERE s.poker_session_id = 1 AND u.username LIKE 'voter%';\n\
          INSERT INTO votes (story_id, user_id, choice) VALUES ({}, 2, '☕');\n\
          INSERT INTO settings (key, value) VALUES ('cookie_key', 'Y29va2llLWtleS0xMjM0NTY3ODkw'), \
-         ('ünï', {});\n",
+         ('ünï', {});\n\
+         UPDATE poker_sessions SET reveal = 'moderator', auto_reveal = FALSE WHERE id = 2;\n\
+         UPDATE stories SET revealed = TRUE WHERE id = 2;\n\
+         INSERT INTO abstentions (story_id, user_id) VALUES (3, 1), (2, 1);\n",
         quoted(&long_text()),
         STORIES + 2,
         quoted("value with\na newline and 'quotes'"),
@@ -182,6 +185,8 @@ fn check_copy(from: &DatabaseUrl, to: &DatabaseUrl, report: &CopyReport) {
             poker_date: chrono::NaiveDate::from_ymd_opt(2026, 12, 3).unwrap(),
             deck: Default::default(),
             secret_votes: true,
+            reveal: Default::default(),
+            auto_reveal: true,
         })
         .expect("a new session on the target");
     assert_eq!(session.id, 3);
@@ -211,9 +216,18 @@ fn check_copy(from: &DatabaseUrl, to: &DatabaseUrl, report: &CopyReport) {
     );
     let live = store.live_state(1).expect("read").expect("session 1");
     assert_eq!(live.version, 42);
-    let (active, votes) = live.active.expect("an active story");
+    let (active, votes, round) = live.active.expect("an active story");
     assert_eq!(active.id, 3);
     assert_eq!(votes.len(), VOTERS);
+    assert_eq!(
+        round.abstained.len(),
+        1,
+        "the abstention on the active story"
+    );
+    let open = store.session(2).expect("read").expect("session 2");
+    assert_eq!(open.reveal, poker_core::RevealMode::Moderator);
+    assert!(!open.auto_reveal);
+    assert!(store.round(2).expect("read").revealed);
 }
 
 fn url_text(url: &DatabaseUrl) -> String {

@@ -9,7 +9,7 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use crate::schema::{poker_sessions, settings, stories, tokens, users, votes};
+use crate::schema::{abstentions, poker_sessions, settings, stories, tokens, users, votes};
 use crate::DbConnection;
 
 /// Every table of our schema, in copy order: a table comes after the tables it refers to
@@ -20,6 +20,7 @@ pub const TABLES: &[&str] = &[
     Sessions::NAME,
     Stories::NAME,
     Votes::NAME,
+    Abstentions::NAME,
     Settings::NAME,
 ];
 
@@ -30,6 +31,7 @@ pub const WITH_ID_SEQUENCE: &[&str] = &[
     Sessions::NAME,
     Stories::NAME,
     Votes::NAME,
+    Abstentions::NAME,
 ];
 
 /// The most bind parameters one INSERT may carry: PostgreSQL allows 65,535 and SQLite (since
@@ -103,6 +105,8 @@ pub(crate) struct SessionRow {
     secret_votes: bool,
     created_at: i64,
     version: i64,
+    reveal: String,
+    auto_reveal: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Insertable)]
@@ -115,6 +119,7 @@ pub(crate) struct StoryRow {
     title: String,
     description: String,
     story_points: Option<String>,
+    revealed: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Insertable)]
@@ -124,6 +129,14 @@ pub(crate) struct VoteRow {
     story_id: i64,
     user_id: i64,
     choice: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable)]
+#[diesel(table_name = abstentions, treat_none_as_default_value = false)]
+pub(crate) struct AbstentionRow {
+    id: i64,
+    story_id: i64,
+    user_id: i64,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Insertable)]
@@ -190,11 +203,12 @@ macro_rules! id_table {
 id_table!(Users, users, UserRow, 7);
 id_table!(Tokens, tokens, TokenRow, 6);
 // A session's active story is inserted after the stories (they refer to their session).
-id_table!(Sessions, poker_sessions, SessionRow, 8, hold_back(row) {
+id_table!(Sessions, poker_sessions, SessionRow, 10, hold_back(row) {
     row.active_story_id.take().map(|story| (row.id, story))
 });
-id_table!(Stories, stories, StoryRow, 7);
+id_table!(Stories, stories, StoryRow, 8);
 id_table!(Votes, votes, VoteRow, 4);
+id_table!(Abstentions, abstentions, AbstentionRow, 3);
 
 pub(crate) struct Settings;
 
@@ -247,6 +261,7 @@ macro_rules! for_table {
             "poker_sessions" => $f::<$crate::copy::tables::Sessions>($($args),*),
             "stories" => $f::<$crate::copy::tables::Stories>($($args),*),
             "votes" => $f::<$crate::copy::tables::Votes>($($args),*),
+            "abstentions" => $f::<$crate::copy::tables::Abstentions>($($args),*),
             "settings" => $f::<$crate::copy::tables::Settings>($($args),*),
             other => unreachable!("{other} is not in TABLES"),
         }
@@ -288,6 +303,10 @@ mod tests {
                 .to_string(),
             "votes" => {
                 diesel::debug_query::<diesel::sqlite::Sqlite, _>(&votes::table.limit(1)).to_string()
+            }
+            "abstentions" => {
+                diesel::debug_query::<diesel::sqlite::Sqlite, _>(&abstentions::table.limit(1))
+                    .to_string()
             }
             "settings" => {
                 diesel::debug_query::<diesel::sqlite::Sqlite, _>(&settings::table.limit(1))
