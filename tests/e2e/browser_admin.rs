@@ -80,6 +80,15 @@ async fn a_new_team_sets_up_and_estimates_a_session() {
     admin
         .fill("#new-session-form [name=name]", "Sprint 42")
         .await;
+    // Votes shown when the moderator reveals them, and never by the server itself.
+    admin
+        .js(
+            "const f = document.querySelector('#new-session-form'); \
+             f.elements.reveal.value = 'moderator'; f.elements.auto_reveal.checked = false; \
+             return true;",
+            vec![],
+        )
+        .await;
     admin.click("#new-session-form button[type=submit]").await;
     admin.wait_for("#import-form").await;
     admin.wait_text("#stories-heading", "Sprint 42").await;
@@ -88,6 +97,9 @@ async fn a_new_team_sets_up_and_estimates_a_session() {
         .await
         .as_i64()
         .expect("the session's id in the address");
+    let created = server.get_session(session_id).await;
+    assert_eq!(created["reveal"], "moderator", "the form's reveal rule");
+    assert_eq!(created["auto_reveal"], false);
 
     // Import three stories from CSV.
     admin.fill("#import-form [name=csv]", CSV).await;

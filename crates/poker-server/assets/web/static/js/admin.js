@@ -178,6 +178,12 @@ function sessionRow(s) {
   return row;
 }
 
+/** The session's reveal rule as a select named `reveal`. */
+function revealSelect(current) {
+  return h("select", { name: "reveal" }, ["after_own_vote", "moderator"].map((rule) =>
+    h("option", { value: rule, selected: rule === current }, t(`reveal_${rule}`))));
+}
+
 function editSession(row, s) {
   const cell = h("td", { colspan: 4 });
   const editForm = onSubmit(form({ class: "form inline-form" }, [
@@ -185,6 +191,8 @@ function editSession(row, s) {
       field(t("session_name"), input("name", { value: s.name, required: true, maxLength: 200 })),
       field(t("session_date"), input("poker_date", { type: "date", value: s.poker_date, required: true }))),
     field(t("secret_votes"), checkbox("secret_votes", s.secret_votes), { check: true }),
+    field(t("session_reveal"), revealSelect(s.reveal)),
+    field(t("auto_reveal"), checkbox("auto_reveal", s.auto_reveal), { check: true }),
   ], [
     h("button", { type: "submit", class: "button primary small" }, t("save")),
     h("button", { type: "button", class: "button small", onclick: () => route() }, t("cancel")),
@@ -193,6 +201,8 @@ function editSession(row, s) {
       name: f.elements.name.value.trim(),
       poker_date: f.elements.poker_date.value,
       secret_votes: f.elements.secret_votes.checked,
+      reveal: f.elements.reveal.value,
+      auto_reveal: f.elements.auto_reveal.checked,
     });
     toast(t("saved"), "success");
     await route();
@@ -214,6 +224,8 @@ function newSessionForm() {
     field(t("session_date"), input("poker_date", { type: "date", value: today(), required: true })),
     field(t("session_deck"), deckSelect),
     custom,
+    field(t("session_reveal"), revealSelect("after_own_vote")),
+    field(t("auto_reveal"), checkbox("auto_reveal", true), { check: true }),
   ], [h("button", { type: "submit", class: "button primary" }, t("create_session"))]);
   return onSubmit(formEl, async (f) => {
     const deck = f.elements.deck.value === "custom"
@@ -223,6 +235,8 @@ function newSessionForm() {
       name: f.elements.name.value.trim(),
       poker_date: f.elements.poker_date.value,
       deck,
+      reveal: f.elements.reveal.value,
+      auto_reveal: f.elements.auto_reveal.checked,
     });
     toast(t("created"), "success");
     location.hash = `#session/${created.id}`;

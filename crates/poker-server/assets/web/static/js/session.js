@@ -60,6 +60,16 @@ function currentVote() {
   return state.pendingVote ?? myVote(state.story.votes, state.me.id);
 }
 
+/** Whether the user said they do not vote on the active story. */
+function abstained() {
+  return !!state.story && (state.story.abstained || []).some((p) => p.id === state.me.id);
+}
+
+/** Whether the session shows votes only when the moderator (or the server) reveals them. */
+function moderatorReveals() {
+  return state.session?.reveal === "moderator";
+}
+
 // ---------------------------------------------------------------------------------------------
 // Actions
 
@@ -68,6 +78,12 @@ function vote(option) {
   state.pendingVote = option;
   socket.send("vote_submitted", { choice: option });
   renderCards();
+}
+
+function abstain() {
+  if (!state.story || !state.connected || abstained()) return;
+  state.pendingVote = null;
+  socket.send("abstain", {});
 }
 
 function setPoints(option) {
@@ -169,6 +185,12 @@ function renderCards() {
   heading.textContent = t(mode === "vote" ? "cards_title" : "cards_title_moderator");
   const chosen = mode === "vote" ? currentVote() : null;
   const usable = !!state.story && state.connected && !(mode === "points" && state.pointsSent);
+  const abstainRow = byId("abstain-row");
+  const abstainButton = byId("abstain");
+  show(abstainRow, mode === "vote" && !!state.story);
+  abstainButton.disabled = !usable || abstained();
+  abstainButton.setAttribute("aria-pressed", String(abstained()));
+  abstainButton.classList.toggle("selected", abstained());
   for (const button of cards.querySelectorAll("button.card")) {
     const selected = chosen !== null && button.dataset.option === chosen;
     button.disabled = !usable;
@@ -178,6 +200,8 @@ function renderCards() {
   }
   if (mode === "vote" && chosen !== null && state.pendingVote === null) {
     hint.textContent = t("your_vote", { option: optionLabel(chosen) });
+  } else if (mode === "vote" && abstained()) {
+    hint.textContent = t("you_abstained");
   } else {
     hint.textContent = t(mode === "vote" ? "cards_hint_vote" : "cards_hint_moderate");
   }
@@ -204,6 +228,19 @@ function renderVotes() {
   }
   const groups = voteGroups(story.votes);
   const voters = Array.isArray(story.voters) ? story.voters : [];
+  const abstainers = Array.isArray(story.abstained) ? story.abstained : [];
+  const roundState = byId("round-state");
+  show(roundState, moderatorReveals());
+  roundState.dataset.revealed = String(!!story.revealed);
+  roundState.textContent = story.revealed ? t("round_revealed") : t("round_hidden");
+  const out = byId("abstained");
+  show(out, abstainers.length > 0);
+  out.textContent = abstainers.length
+    ? t("abstained_list", { names: abstainers.map((p) => p.name).join(", ") })
+    : "";
+  const reveal = byId("reveal");
+  show(reveal, state.canModerate && moderatorReveals());
+  reveal.disabled = !state.connected || !!story.revealed;
   const { points } = deckOptions();
   const moderatorPicks = state.canModerate && state.connected && !state.pointsSent;
   area.classList.toggle("revealed", groups.length > 0);
@@ -260,6 +297,8 @@ function renderVotes() {
         s.agreed ? t("stat_agreed") : t("stat_not_agreed")));
     }
     replace(stats, parts);
+  } else if (voters.length > 0 && state.canVote && moderatorReveals() && !story.revealed) {
+    replace(stats, h("span", { class: "hint" }, t("votes_hidden_until_reveal")));
   } else if (voters.length > 0 && state.canVote && currentVote() === null) {
     replace(stats, h("span", { class: "hint" }, t("votes_hidden")));
   } else {
@@ -285,7 +324,7 @@ function renderVotes() {
   for (const button of buttons.querySelectorAll("button")) {
     button.disabled = !state.connected || state.pointsSent;
   }
-  byId("reset").disabled = !state.connected || voters.length === 0;
+  byId("reset").disabled = !state.connected || (voters.length === 0 && abstainers.length === 0);
   byId("next").disabled = !state.connected || state.pointsSent;
 }
 
@@ -538,6 +577,8 @@ async function main() {
   wireParticipants();
   byId("start").addEventListener("click", () => socket.send("next_story_requested", { story_id: null }));
   byId("reset").addEventListener("click", () => socket.send("reset_requested", {}));
+  byId("reveal").addEventListener("click", () => socket.send("reveal_requested", {}));
+  byId("abstain").addEventListener("click", abstain);
   byId("next").addEventListener("click", () => {
     if (state.pointsSent) return;
     socket.send("next_story_requested", { story_id: null });
