@@ -4,6 +4,7 @@
 
 pub mod admin;
 pub mod connection;
+pub mod django;
 pub mod live;
 pub mod models;
 pub mod schema;

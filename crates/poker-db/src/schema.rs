@@ -64,6 +64,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// What `import-django` brought over: a Django row's id and the id it got here, per kind.
+    django_imports (kind, django_id) {
+        kind -> Text,
+        django_id -> BigInt,
+        our_id -> BigInt,
+    }
+}
+
 diesel::joinable!(tokens -> users (user_id));
 diesel::joinable!(votes -> users (user_id));
 diesel::joinable!(votes -> stories (story_id));
@@ -75,5 +84,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     poker_sessions,
     stories,
     votes,
-    settings
+    settings,
+    django_imports
 );
