@@ -36,6 +36,19 @@ enum Command {
     User(UserCommand),
     /// Add a demo session with four stories and three users (passwords printed) to try at once.
     Demo,
+    /// Bring users (with their passwords and rights), poker sessions, stories and votes over
+    /// from a database of the Django original; running it again changes nothing.
+    ImportDjango(ImportDjango),
+}
+
+#[derive(Args)]
+struct ImportDjango {
+    /// The Django database (opened read-only): sqlite:///path/to/db.sqlite3 or
+    /// postgres://user:password@host:port/db.
+    url: String,
+    /// Print what would be imported, and write nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Subcommand)]
@@ -83,6 +96,7 @@ fn main() -> ExitCode {
             .map_err(|e| e.to_string()),
         Command::User(UserCommand::Create(args)) => create_user(&settings, args),
         Command::Demo => demo(&settings),
+        Command::ImportDjango(args) => import_django(&settings, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -132,5 +146,18 @@ fn demo(settings: &Settings) -> Result<(), String> {
         "their sockets go to ws://{}/ws/poker/{}/",
         settings.bind, demo.session_id
     );
+    Ok(())
+}
+
+fn import_django(settings: &Settings, args: ImportDjango) -> Result<(), String> {
+    let store = open_store(settings).map_err(|e| e.to_string())?;
+    let summary = poker_db::django::import(
+        &args.url,
+        &store,
+        args.dry_run,
+        &poker_server::api::stories::sanitize_description,
+    )
+    .map_err(|e| e.to_string())?;
+    print!("{summary}");
     Ok(())
 }
