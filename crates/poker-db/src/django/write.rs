@@ -239,7 +239,7 @@ fn import_all(
         summary
             .sessions
             .imported
-            .push(format!("{label}, {stories} stories"));
+            .push(format!("{label}, {stories} stories in the original"));
         sessions_here.insert(
             session.id,
             SessionHere {
