@@ -16,6 +16,12 @@ venv="${POKER_DJANGO_VENV:-$HOME/.cache/planning-poker/django-venv}"
 python="${PYTHON:-python3}"
 requirements="planning-poker==1.0.3 Django==3.2.25 channels==4.0.0 django-channels-presence==1.0.0 psycopg2-binary==2.9.10"
 
+# One install at a time: tests that need the original run in parallel, and an install starts by
+# removing the environment another one may be filling.
+mkdir -p "$(dirname "$venv")"
+exec 9>"$venv.lock"
+flock 9
+
 # The marker records what was installed: a finished install of these pins is reused as it is.
 marker="$venv/.planning-poker-pins"
 if [ -f "$marker" ] && [ "$(cat "$marker")" = "$requirements" ] && [ -x "$venv/bin/python" ]; then
@@ -25,7 +31,6 @@ fi
 
 echo "==> installing the Django original into $venv: $requirements" >&2
 rm -rf "$venv"
-mkdir -p "$(dirname "$venv")"
 "$python" -m venv "$venv" >&2
 # shellcheck disable=SC2086 # the pins are separate words on purpose
 "$venv/bin/pip" install --quiet --disable-pip-version-check $requirements >&2
