@@ -202,6 +202,26 @@ fn an_import_says_what_it_skips_and_a_later_one_brings_only_what_is_new() {
             > version,
         "the session's version counts the change, for live servers"
     );
+
+    // A user brought over and deleted here since is not brought back, and their new vote has
+    // nobody to belong to; the story it is on came over before and stays.
+    let mut ours =
+        diesel::SqliteConnection::establish(&dir.path().join("ours.db").to_string_lossy())
+            .expect("open our database");
+    ours.batch_execute("PRAGMA foreign_keys = ON; DELETE FROM users WHERE username = 'ann'")
+        .expect("delete ann here");
+    conn.batch_execute("INSERT INTO planning_poker_vote VALUES (7, '5', 5, 1), (8, '8', 5, 4)")
+        .expect("more votes");
+    let after = run(&source, &store, false).expect("an import after a deletion");
+    assert_eq!(after.users.imported.len(), 0, "{after}");
+    assert_eq!(after.votes.imported.len(), 1, "{after}");
+    assert!(
+        after.votes.skipped.iter().any(|s| s.starts_with("vote 7 ")
+            && s.contains("the voter, imported before, has been deleted here since")),
+        "{after}"
+    );
+    assert!(store.credentials("ann").expect("read").is_none());
+    assert_eq!(choices(stories[2].id), ["8"], "ann's votes went with her");
 }
 
 #[test]

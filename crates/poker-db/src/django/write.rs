@@ -2,7 +2,7 @@
 //! each row brought over. A row recorded there is left as it is (counted "already imported"),
 //! so running the import again changes nothing.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use diesel::connection::SimpleConnection;
 use diesel::dsl::{count_star, max};
@@ -117,6 +117,19 @@ fn import_all(
     let known = recorded(conn)?;
     let before = |kind: Kind, django_id: i64| known.get(&(kind.as_str().to_string(), django_id));
 
+    // Rows of former runs may have been deleted here since: they are not brought back, and
+    // nothing new is hung on them.
+    let existing_users: HashSet<i64> = users::table
+        .select(users::id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect();
+    let existing_stories: HashSet<i64> = stories::table
+        .select(stories::id)
+        .load::<i64>(conn)?
+        .into_iter()
+        .collect();
+
     // ---- users ----
     let mut users_here: HashMap<i64, i64> = HashMap::new();
     for user in &data.users {
@@ -124,7 +137,9 @@ fn import_all(
         let out = summary.kind_mut(Kind::User);
         if let Some(&ours) = before(Kind::User, user.id) {
             out.already_imported += 1;
-            users_here.insert(user.id, ours);
+            if existing_users.contains(&ours) {
+                users_here.insert(user.id, ours);
+            }
             continue;
         }
         let username = match fields::username(&user.username) {
@@ -264,13 +279,15 @@ fn import_all(
             );
             if let Some(&ours) = before(Kind::Story, story.id) {
                 summary.stories.already_imported += 1;
-                stories_here.insert(
-                    story.id,
-                    StoryHere {
-                        id: ours,
-                        django_session,
-                    },
-                );
+                if existing_stories.contains(&ours) {
+                    stories_here.insert(
+                        story.id,
+                        StoryHere {
+                            id: ours,
+                            django_session,
+                        },
+                    );
+                }
                 continue;
             }
             let session = match django_session {
@@ -381,6 +398,18 @@ fn import_all(
     }
 
     // ---- votes ----
+    let missing = |kind: Kind, django_id: i64| {
+        let what = if kind == Kind::User {
+            "the voter"
+        } else {
+            "the story"
+        };
+        if before(kind, django_id).is_some() {
+            format!("{what}, imported before, has been deleted here since")
+        } else {
+            format!("{what} was not imported")
+        }
+    };
     for vote in &data.votes {
         let label = format!(
             "vote {} of user {} on story {}",
@@ -394,14 +423,14 @@ fn import_all(
             summary
                 .votes
                 .skipped
-                .push(format!("{label}: the story was not imported"));
+                .push(format!("{label}: {}", missing(Kind::Story, vote.story_id)));
             continue;
         };
         let Some(&user_id) = users_here.get(&vote.user_id) else {
             summary
                 .votes
                 .skipped
-                .push(format!("{label}: the voter was not imported"));
+                .push(format!("{label}: {}", missing(Kind::User, vote.user_id)));
             continue;
         };
         let choice = vote.choice.trim();
