@@ -245,3 +245,34 @@ fn a_database_without_the_originals_tables_is_refused() {
     let refused = run("mysql://user:s3cret@host/db", &store, false).expect_err("not a URL");
     assert!(!refused.to_string().contains("s3cret"), "{refused}");
 }
+
+/// The login that upgrades a Django hash replaces it only while it is still that hash: a
+/// password set meanwhile (or an upgrade by a concurrent login) stays.
+#[test]
+fn a_password_hash_is_replaced_only_while_it_is_the_old_one() {
+    let dir = tempfile::tempdir().expect("temporary directory");
+    let ours = format!("sqlite://{}", dir.path().join("ours.db").display());
+    let store = Store::open(&ours, 2, std::time::Duration::from_secs(5)).expect("our store");
+    let user = store
+        .create_user(&NewUser {
+            username: "ann".into(),
+            password_hash: "pbkdf2_sha256$1000$salt$old".into(),
+            can_vote: true,
+            can_moderate: false,
+            is_admin: false,
+        })
+        .expect("a user");
+    let hash = |store: &Store| store.credentials("ann").unwrap().unwrap().password_hash;
+    assert!(!store
+        .replace_password_hash(user.id, "something else", "$argon2id$new")
+        .unwrap());
+    assert_eq!(hash(&store), "pbkdf2_sha256$1000$salt$old");
+    assert!(store
+        .replace_password_hash(user.id, "pbkdf2_sha256$1000$salt$old", "$argon2id$new")
+        .unwrap());
+    assert_eq!(hash(&store), "$argon2id$new");
+    assert!(!store
+        .replace_password_hash(user.id, "pbkdf2_sha256$1000$salt$old", "$argon2id$other")
+        .unwrap());
+    assert_eq!(hash(&store), "$argon2id$new");
+}
