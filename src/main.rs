@@ -40,6 +40,9 @@ enum Command {
     /// Copy every row (users, tokens, sessions, stories, votes, settings) from one database to
     /// an empty other, keeping ids: e.g. from SQLite to PostgreSQL. Stop the servers first.
     CopyData(CopyData),
+    /// Bring users (with their passwords and rights), poker sessions, stories and votes over
+    /// from a database of the Django original; running it again changes nothing.
+    ImportDjango(ImportDjango),
 }
 
 #[derive(Args)]
@@ -50,6 +53,16 @@ struct CopyData {
     /// The empty database to copy to (migrated first); the configured DATABASE_URL if not given.
     #[arg(long, value_name = "URL")]
     to: Option<String>,
+}
+
+#[derive(Args)]
+struct ImportDjango {
+    /// The Django database (opened read-only): sqlite:///path/to/db.sqlite3 or
+    /// postgres://user:password@host:port/db.
+    url: String,
+    /// Print what would be imported, and write nothing.
+    #[arg(long)]
+    dry_run: bool,
 }
 
 #[derive(Subcommand)]
@@ -104,6 +117,7 @@ fn main() -> ExitCode {
         Command::User(UserCommand::Create(args)) => create_user(&settings, args),
         Command::Demo => demo(&settings),
         Command::CopyData(args) => copy_data(&settings, args),
+        Command::ImportDjango(args) => import_django(&settings, args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -165,5 +179,18 @@ fn copy_data(settings: &Settings, args: CopyData) -> Result<(), String> {
     };
     let report = poker_db::copy::copy_data(&from, &to).map_err(|e| e.to_string())?;
     println!("{report}");
+    Ok(())
+}
+
+fn import_django(settings: &Settings, args: ImportDjango) -> Result<(), String> {
+    let store = open_store(settings).map_err(|e| e.to_string())?;
+    let summary = poker_db::django::import(
+        &args.url,
+        &store,
+        args.dry_run,
+        &poker_server::api::stories::sanitize_description,
+    )
+    .map_err(|e| e.to_string())?;
+    print!("{summary}");
     Ok(())
 }

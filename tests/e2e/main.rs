@@ -21,6 +21,7 @@ mod db_outage;
 mod dialect;
 mod handshake;
 mod hostile_json;
+mod import_django;
 mod join_storm;
 mod live_rights;
 mod login_throttle;

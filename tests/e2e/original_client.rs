@@ -1,7 +1,7 @@
 //! The Django original's own front end against our server, in a real browser.
 //!
 //! The page is the original's, unchanged: its template `planning_poker/poker_session.html`
-//! rendered by Django from the installed PyPI package (tests/django/original_page.py), with the
+//! rendered by Django from the installed PyPI package (tests/e2e/django_original/original_page.py), with the
 //! package's static files, among them the Vue app `poker-session.js`. Only the template's context
 //! (the session, its stories, the user and their rights) comes from our REST API, and the page
 //! is served from an origin of its own, as a team keeping the original's pages in front of our
@@ -29,7 +29,7 @@ const ERROR_COLLECTOR: &str = "window.__errors = []; \
     window.addEventListener('unhandledrejection', \
         e => window.__errors.push('unhandled rejection: ' + e.reason));";
 
-/// tests/django/original_page.py: serves the original's page for the entries of a pages file.
+/// tests/e2e/django_original/original_page.py: serves the original's page for the entries of a pages file.
 struct OriginalPages {
     port: u16,
     file: PathBuf,
@@ -45,9 +45,8 @@ impl OriginalPages {
             .expect("create a directory for the pages file");
         let file = dir.path().join("pages.json");
         std::fs::write(&file, "{}").expect("write the empty pages file");
-        let script =
-            PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/django/original_page.py");
-        let mut child = Command::new(django::python())
+        let script = django::scripts_dir().join("original_page.py");
+        let mut child = Command::new(django::python().await)
             .arg(&script)
             .arg(&file)
             .stdin(Stdio::null())

@@ -41,7 +41,7 @@ impl std::fmt::Debug for DatabaseUrl {
 }
 
 /// `scheme://user:password@host/db` with the password replaced by `***`.
-fn without_password(url: &str) -> String {
+pub(crate) fn without_password(url: &str) -> String {
     let Some((scheme, rest)) = url.split_once("://") else {
         return url.to_string();
     };

@@ -5,6 +5,7 @@
 pub mod admin;
 pub mod connection;
 pub mod copy;
+pub mod django;
 pub mod live;
 pub mod models;
 pub mod schema;

@@ -75,6 +75,15 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// What `import-django` brought over: a Django row's id and the id it got here, per kind.
+    django_imports (kind, django_id) {
+        kind -> Text,
+        django_id -> BigInt,
+        our_id -> BigInt,
+    }
+}
+
 diesel::joinable!(tokens -> users (user_id));
 diesel::joinable!(votes -> users (user_id));
 diesel::joinable!(votes -> stories (story_id));
@@ -89,5 +98,6 @@ diesel::allow_tables_to_appear_in_same_query!(
     stories,
     votes,
     abstentions,
-    settings
+    settings,
+    django_imports
 );

@@ -238,6 +238,25 @@ impl Store {
             .optional()?)
     }
 
+    /// Replaces a user's password hash with `new`, but only while it is still `old`: the login
+    /// that upgrades a hash brought from the Django original must not undo a password that an
+    /// administrator changed meanwhile. Whether the hash was replaced.
+    pub fn replace_password_hash(
+        &self,
+        user_id: i64,
+        old: &str,
+        new: &str,
+    ) -> Result<bool, DbError> {
+        let changed = diesel::update(
+            users::table
+                .filter(users::id.eq(user_id))
+                .filter(users::password_hash.eq(old)),
+        )
+        .set(users::password_hash.eq(new))
+        .execute(&mut *self.conn()?)?;
+        Ok(changed == 1)
+    }
+
     // ---- tokens ----
 
     pub fn insert_token(

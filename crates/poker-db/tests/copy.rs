@@ -88,7 +88,9 @@ fn populate(url: &DatabaseUrl) {
          ('ünï', {});\n\
          UPDATE poker_sessions SET reveal = 'moderator', auto_reveal = FALSE WHERE id = 2;\n\
          UPDATE stories SET revealed = TRUE WHERE id = 2;\n\
-         INSERT INTO abstentions (story_id, user_id) VALUES (3, 1), (2, 1);\n",
+         INSERT INTO abstentions (story_id, user_id) VALUES (3, 1), (2, 1);\n\
+         INSERT INTO django_imports (kind, django_id, our_id) VALUES \
+         ('user', 7, 1), ('user', 12, 2), ('story', 7, 3), ('vote', 1, 1);\n",
         quoted(&long_text()),
         STORIES + 2,
         quoted("value with\na newline and 'quotes'"),

@@ -1,4 +1,4 @@
-//! Who is asking: argon2 passwords, random tokens stored as SHA-256, the signed login cookie,
+//! Who is asking: argon2 passwords (and the Django original's, upgraded at login), random tokens stored as SHA-256, the signed login cookie,
 //! and the identity of a request (cookie, `Authorization: Bearer`, or `?token=`).
 
 use actix_web::cookie::{time, Cookie, CookieJar, Key, SameSite};
@@ -11,7 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{blocking, ApiError};
 use crate::AppState;
 
-pub use crate::passwords::{hash_password, verify_password};
+pub use crate::passwords::{hash_password, needs_rehash, verify_password};
 
 /// The name of the login cookie.
 pub const COOKIE_NAME: &str = "poker_login";

@@ -8,6 +8,11 @@
 //! every hash it runs back to back, and hands it back to the operating system as soon as no
 //! hash is waiting (the block is its own mapping: see [`map_large_allocations`]). A login
 //! flood costs two blocks at most; an idle server holds none.
+//!
+//! **Passwords from the Django original.** Users brought over by `import-django` keep the hash
+//! Django stored, `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>` (PBKDF2-HMAC-SHA256). Such a
+//! hash is checked here too, on the same threads, and the login that succeeds with it replaces
+//! it by an argon2 hash ([`needs_rehash`]). Django's unusable passwords (`!…`) match nothing.
 
 use std::cell::RefCell;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -17,6 +22,9 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
+use base64::Engine;
+use sha2::Sha256;
+use subtle::ConstantTimeEq;
 
 use crate::auth::random_bytes;
 use crate::error::ApiError;
@@ -29,6 +37,12 @@ const HASHING_THREADS: usize = 2;
 const MAX_WAITING_HASHES: usize = 64;
 /// A stored hash that asks for more memory than this (64 MiB) is refused rather than run.
 const MAX_BLOCKS: usize = 64 * 1024;
+/// The prefix of Django's default password hasher (`PBKDF2PasswordHasher`).
+const DJANGO_PBKDF2_SHA256: &str = "pbkdf2_sha256$";
+/// A stored Django hash that asks for more PBKDF2 rounds than this is refused rather than run:
+/// Django 3.2 stores 260,000 and its newest versions about a million; ten million rounds are a
+/// few seconds of a hashing thread.
+const MAX_PBKDF2_ITERATIONS: u32 = 10_000_000;
 
 type HashJob = Box<dyn FnOnce() + Send>;
 
@@ -179,8 +193,58 @@ fn hash_now(password: &[u8]) -> Result<String, ApiError> {
     Ok(hash.to_string())
 }
 
-/// Whether `password` matches the PHC string `stored`, with the parameters it names.
+/// Whether `password` matches `stored`: an argon2 PHC string, or a hash from the Django
+/// original. Django marks a user without a usable password with a hash starting with `!`.
 fn verify_now(stored: &str, password: &[u8]) -> bool {
+    if stored.starts_with('!') {
+        return false;
+    }
+    if stored.starts_with(DJANGO_PBKDF2_SHA256) {
+        return verify_django_pbkdf2(stored, password);
+    }
+    verify_argon2(stored, password)
+}
+
+/// Whether `password` matches a Django `pbkdf2_sha256$<iterations>$<salt>$<base64 hash>`, as
+/// Django's `PBKDF2PasswordHasher` computes it: PBKDF2-HMAC-SHA256 of the UTF-8 password with
+/// the salt's UTF-8 bytes, as many bytes as the stored hash has (32 for Django's). A malformed
+/// hash, or one with more than [`MAX_PBKDF2_ITERATIONS`] rounds, matches nothing.
+fn verify_django_pbkdf2(stored: &str, password: &[u8]) -> bool {
+    let Some(rest) = stored.strip_prefix(DJANGO_PBKDF2_SHA256) else {
+        return false;
+    };
+    let mut parts = rest.split('$');
+    let (Some(iterations), Some(salt), Some(hash), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return false;
+    };
+    let Ok(iterations) = iterations.parse::<u32>() else {
+        return false;
+    };
+    if iterations == 0 || iterations > MAX_PBKDF2_ITERATIONS || salt.is_empty() {
+        return false;
+    }
+    let Ok(expected) = base64::engine::general_purpose::STANDARD.decode(hash) else {
+        return false;
+    };
+    // Django's is 32 bytes (SHA-256's size); shorter ones would be too easy to collide with.
+    if !(16..=64).contains(&expected.len()) {
+        return false;
+    }
+    let mut computed = vec![0u8; expected.len()];
+    pbkdf2::pbkdf2_hmac::<Sha256>(password, salt.as_bytes(), iterations, &mut computed);
+    computed.ct_eq(&expected).into()
+}
+
+/// Whether a stored hash that just matched should be replaced by a fresh argon2 hash: it is one
+/// brought over from the Django original.
+pub fn needs_rehash(stored: &str) -> bool {
+    stored.starts_with(DJANGO_PBKDF2_SHA256)
+}
+
+/// Whether `password` matches the argon2 PHC string `stored`, with the parameters it names.
+fn verify_argon2(stored: &str, password: &[u8]) -> bool {
     let Ok(parsed) = PasswordHash::new(stored) else {
         return false;
     };
@@ -217,7 +281,7 @@ pub fn hash_password(password: &str) -> Result<String, ApiError> {
     on_hashing_thread(move || hash_now(password.as_bytes()))?
 }
 
-/// Checks a password against a stored argon2 hash; `None` (no such user) checks it against a
+/// Checks a password against a stored hash (argon2, or Django's PBKDF2); `None` (no such user) checks it against a
 /// fixed hash of a random password instead, so an unknown username costs the same argon2 run
 /// as a known one and the answer's timing does not tell which usernames exist.
 pub fn verify_password(hash: Option<&str>, password: &str) -> Result<bool, ApiError> {
@@ -289,6 +353,79 @@ mod tests {
             .unwrap()
             .to_string();
         assert!(verify_password(Some(&argon2i), "tr0ub4dor").unwrap());
+    }
+
+    /// Made by the Django original (3.2's `make_password('secret')`, 260,000 rounds) and by
+    /// Python's hashlib for a short and a non-ASCII case.
+    const DJANGO_SECRET: &str =
+        "pbkdf2_sha256$260000$m0exSZhW9iIulUapLudhoz$d9kqw+Bc2V5jN2Bd1viwD3AIRtNJlCMzYJdNHxvmmhQ=";
+    const DJANGO_UNICODE: &str =
+        "pbkdf2_sha256$260000$msrnwXvI0cVF1cYqMkZwSC$tE214viMfR18VycLtNYvvkua1wWPKyvWXrLaemPet+E=";
+    const DJANGO_1000_ROUNDS: &str =
+        "pbkdf2_sha256$1000$smallsalt$fZbD1vUMu86HbNHpSZfGs/5cb8mXpWuymbFDWvLEYNY=";
+
+    #[test]
+    fn django_hashes_verify_only_their_password() {
+        let _alone = HASHING.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(verify_password(Some(DJANGO_SECRET), "secret").unwrap());
+        assert!(!verify_password(Some(DJANGO_SECRET), "Secret").unwrap());
+        assert!(!verify_password(Some(DJANGO_SECRET), "").unwrap());
+        assert!(verify_password(Some(DJANGO_UNICODE), "pässwörd €").unwrap());
+        assert!(!verify_password(Some(DJANGO_UNICODE), "passwort").unwrap());
+        assert!(verify_password(Some(DJANGO_1000_ROUNDS), "secret").unwrap());
+        assert!(!verify_password(Some(DJANGO_1000_ROUNDS), "secret ").unwrap());
+        assert!(needs_rehash(DJANGO_SECRET));
+        assert!(!needs_rehash(&hash_password("secret").unwrap()));
+    }
+
+    #[test]
+    fn malformed_and_unusable_django_hashes_match_nothing() {
+        let _alone = HASHING.lock().unwrap_or_else(|e| e.into_inner());
+        let good = DJANGO_1000_ROUNDS;
+        let hash = good.rsplit('$').next().unwrap();
+        for stored in [
+            // Django's unusable password (`set_unusable_password`), and one hiding a real hash.
+            "!Xq3yQ0lG8oO9vTkzYd2bN1mR7sWcE5uJ4hA6fLpK",
+            &format!("!{good}"),
+            "pbkdf2_sha256$",
+            "pbkdf2_sha256$1000$smallsalt",
+            &format!("pbkdf2_sha256$1000$smallsalt${hash}$extra"),
+            &format!("pbkdf2_sha256$$smallsalt${hash}"),
+            &format!("pbkdf2_sha256$0$smallsalt${hash}"),
+            &format!("pbkdf2_sha256$-1000$smallsalt${hash}"),
+            &format!("pbkdf2_sha256$1e3$smallsalt${hash}"),
+            &format!("pbkdf2_sha256$1000$${hash}"),
+            "pbkdf2_sha256$1000$smallsalt$not base64!",
+            "pbkdf2_sha256$1000$smallsalt$c2hvcnQ=",
+            "pbkdf2_sha256$1000$smallsalt$",
+            // Other salts or rounds than the hash was made with.
+            &format!("pbkdf2_sha256$1001$smallsalt${hash}"),
+            &format!("pbkdf2_sha256$1000$smallsalT${hash}"),
+            // Other Django hashers are not supported.
+            &format!("pbkdf2_sha1$1000$smallsalt${hash}"),
+            "md5$salt$5ebe2294ecd0e0f08eab7690d2a6ee69",
+        ] {
+            assert!(
+                !verify_password(Some(stored), "secret").unwrap(),
+                "{stored:?} must not match"
+            );
+        }
+    }
+
+    /// A Django hash asking for more rounds than the bound is refused at once, not run.
+    #[test]
+    fn a_django_hash_with_too_many_rounds_is_refused() {
+        let _alone = HASHING.lock().unwrap_or_else(|e| e.into_inner());
+        let hash = DJANGO_1000_ROUNDS.rsplit('$').next().unwrap();
+        let greedy = format!("pbkdf2_sha256$4000000000$smallsalt${hash}");
+        let started = std::time::Instant::now();
+        assert!(!verify_password(Some(&greedy), "secret").unwrap());
+        assert!(started.elapsed() < std::time::Duration::from_secs(1));
+        let bound = format!(
+            "pbkdf2_sha256${}$smallsalt${hash}",
+            MAX_PBKDF2_ITERATIONS + 1
+        );
+        assert!(!verify_password(Some(&bound), "secret").unwrap());
     }
 
     /// A stored hash asking for more memory than the bound is refused, not run.

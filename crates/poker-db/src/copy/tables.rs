@@ -9,7 +9,9 @@
 use chrono::NaiveDate;
 use diesel::prelude::*;
 
-use crate::schema::{abstentions, poker_sessions, settings, stories, tokens, users, votes};
+use crate::schema::{
+    abstentions, django_imports, poker_sessions, settings, stories, tokens, users, votes,
+};
 use crate::DbConnection;
 
 /// Every table of our schema, in copy order: a table comes after the tables it refers to
@@ -22,6 +24,7 @@ pub const TABLES: &[&str] = &[
     Votes::NAME,
     Abstentions::NAME,
     Settings::NAME,
+    DjangoImports::NAME,
 ];
 
 /// Tables whose `id` comes from a sequence (BIGSERIAL on PostgreSQL, AUTOINCREMENT on SQLite).
@@ -146,6 +149,14 @@ pub(crate) struct SettingRow {
     value: String,
 }
 
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable)]
+#[diesel(table_name = django_imports, treat_none_as_default_value = false)]
+pub(crate) struct DjangoImportRow {
+    kind: String,
+    django_id: i64,
+    our_id: i64,
+}
+
 /// A [`CopyTable`] for a table keyed by `id`: the same five functions, only names differ.
 macro_rules! id_table {
     ($marker:ident, $table:ident, $row:ident, $columns:expr) => {
@@ -251,6 +262,59 @@ impl CopyTable for Settings {
     }
 }
 
+/// What `import-django` brought (see `crate::django`), keyed by (kind, Django's id).
+pub(crate) struct DjangoImports;
+
+impl CopyTable for DjangoImports {
+    const NAME: &'static str = "django_imports";
+    const COLUMNS: usize = 3;
+    type Key = (String, i64);
+    type Row = DjangoImportRow;
+
+    fn key(row: &DjangoImportRow) -> (String, i64) {
+        (row.kind.clone(), row.django_id)
+    }
+
+    fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+        django_imports::table.count().get_result(conn)
+    }
+
+    fn page(
+        conn: &mut DbConnection,
+        after: Option<&(String, i64)>,
+        limit: i64,
+    ) -> QueryResult<Vec<DjangoImportRow>> {
+        let query = django_imports::table
+            .order((django_imports::kind, django_imports::django_id))
+            .limit(limit)
+            .into_boxed();
+        match after {
+            // Rows after (kind, id) in key order: a later kind, or the same kind and a later id.
+            Some((kind, id)) => query
+                .filter(
+                    django_imports::kind
+                        .gt(kind.clone())
+                        .or(django_imports::kind
+                            .eq(kind.clone())
+                            .and(django_imports::django_id.gt(*id))),
+                )
+                .load(conn),
+            None => query.load(conn),
+        }
+    }
+
+    fn insert(conn: &mut DbConnection, rows: &[DjangoImportRow]) -> QueryResult<usize> {
+        match conn {
+            DbConnection::Sqlite(c) => diesel::insert_into(django_imports::table)
+                .values(rows)
+                .execute(c),
+            DbConnection::Postgresql(c) => diesel::insert_into(django_imports::table)
+                .values(rows)
+                .execute(c),
+        }
+    }
+}
+
 /// Calls `$f::<T>($args)` for the table named `$name`: the one place a table's name turns into
 /// its [`CopyTable`], so that adding a table means adding it here and to [`TABLES`].
 macro_rules! for_table {
@@ -263,6 +327,7 @@ macro_rules! for_table {
             "votes" => $f::<$crate::copy::tables::Votes>($($args),*),
             "abstentions" => $f::<$crate::copy::tables::Abstentions>($($args),*),
             "settings" => $f::<$crate::copy::tables::Settings>($($args),*),
+            "django_imports" => $f::<$crate::copy::tables::DjangoImports>($($args),*),
             other => unreachable!("{other} is not in TABLES"),
         }
     };
@@ -312,6 +377,10 @@ mod tests {
                 diesel::debug_query::<diesel::sqlite::Sqlite, _>(&settings::table.limit(1))
                     .to_string()
             }
+            "django_imports" => {
+                diesel::debug_query::<diesel::sqlite::Sqlite, _>(&django_imports::table.limit(1))
+                    .to_string()
+            }
             other => panic!("no query for {other}"),
         };
         // SELECT `users`.`id`, `users`.`username`, ... FROM `users` -- binds: []
@@ -342,7 +411,11 @@ mod tests {
         let mut lines = text.lines();
         while let Some(line) = lines.next() {
             if line.trim() == "diesel::table! {" {
-                let declaration = lines.next().expect("a table after diesel::table!");
+                // Doc comments and attributes may come before the table's name.
+                let declaration = lines
+                    .by_ref()
+                    .find(|l| !l.trim().starts_with("///") && !l.trim().starts_with("#["))
+                    .expect("a table after diesel::table!");
                 let name = declaration.trim().split([' ', '(']).next().expect("a name");
                 tables.push(name.to_string());
             }

@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::body::{parse, required, JsonBody};
 use super::views::{ErrorBody, LoginView, TokenView, UserView};
-use crate::auth::{issue_token, verify_password, Identity};
+use crate::auth::{hash_password, issue_token, needs_rehash, verify_password, Identity};
 use crate::error::{blocking, ApiError};
 use crate::live::messages::Changed;
 use crate::throttle::client_address;
@@ -81,6 +81,9 @@ pub async fn login(
         let Some(creds) = creds else {
             return Ok(None);
         };
+        if needs_rehash(&creds.password_hash) {
+            upgrade_hash(&store, &creds, &password);
+        }
         let token = issue_token(&store, creds.user.id, TokenKind::Login, Some(days))?;
         Ok(Some((creds.user, token)))
     })
@@ -96,6 +99,29 @@ pub async fn login(
         .json(LoginView {
             user: (&user).into(),
         }))
+}
+
+/// Replaces a hash brought from the Django original by an argon2 hash of the password that just
+/// matched it. A failure only postpones the upgrade to the next login: the login goes on.
+fn upgrade_hash(store: &poker_db::Store, creds: &poker_db::UserCredentials, password: &str) {
+    let user = &creds.user;
+    let upgraded = hash_password(password)
+        .map_err(|e| e.to_string())
+        .and_then(|new| {
+            store
+                .replace_password_hash(user.id, &creds.password_hash, &new)
+                .map_err(|e| e.to_string())
+        });
+    match upgraded {
+        Ok(true) => {
+            log::info!(user = user.id; "user {} ({}): the password hash from Django was replaced by argon2", user.id, user.username)
+        }
+        // Changed meanwhile (a concurrent login upgraded it, or an administrator set another).
+        Ok(false) => {}
+        Err(e) => {
+            log::warn!(user = user.id; "user {}: could not replace the Django password hash: {e}", user.id)
+        }
+    }
 }
 
 /// Ends the login that was used (the cookie's, or the bearer token, which is thereby revoked);
