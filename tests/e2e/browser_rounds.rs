@@ -131,6 +131,31 @@ async fn a_moderator_reveals_the_votes_and_an_abstention_shows_on_every_screen()
     assert_eq!(stored["abstained"], json!([]));
     assert_eq!(stored["revealed"], false);
 
+    // A quick round: the moderator estimates something that is no story yet.
+    assert!(
+        voter.find("#quick-round").await.is_displayed().await.ok() == Some(false),
+        "a voter cannot start a quick round"
+    );
+    moderator.click("#quick-round").await;
+    for page in [&voter, &moderator] {
+        page.wait_js(
+            "/^Quick round \\d{2}:\\d{2}$/.test(document.querySelector('#story-label').textContent) \
+             && document.querySelectorAll('#stories-list .story-item').length === 3 \
+             && document.querySelector('#stories-list .story-item:last-child').classList.contains('active')",
+            vec![],
+            &format!("{}: the quick round, last in the list and active", page.name()),
+        )
+        .await;
+    }
+    voter.click("#cards button.card[data-option='3']").await;
+    voter.wait_for("#votes .vote-group.face-down").await;
+    let stories = server.stories(session.id).await;
+    assert_eq!(
+        stories.len(),
+        3,
+        "the quick round is a story of the session"
+    );
+
     voter.assert_no_console_errors().await;
     moderator.assert_no_console_errors().await;
     voter.close().await;

@@ -32,6 +32,7 @@ mod original_client;
 mod pages;
 mod permissions;
 mod presence;
+mod quick_rounds;
 mod rest_basics;
 mod rest_cascades;
 mod rest_decks;

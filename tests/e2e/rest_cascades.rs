@@ -152,7 +152,7 @@ async fn deleting_a_story_removes_its_votes_and_clears_the_active_story(backend:
     let new = id_of(&server.add_story(session.id, "S-3", "three").await);
     assert_eq!(
         server.votes_as(&moderator, new).await,
-        json!({"votes": {}, "voters": []}),
+        json!({"votes": {}, "voters": [], "abstained": [], "revealed": false}),
         "no vote of the deleted story reappears"
     );
     for data in expect_on_all(&mut clients, "stories_changed").await {
@@ -163,7 +163,7 @@ async fn deleting_a_story_removes_its_votes_and_clears_the_active_story(backend:
     activate(&mut clients, 0, new).await;
     assert_eq!(
         server.votes_as(&moderator, new).await,
-        json!({"votes": {}, "voters": []})
+        json!({"votes": {}, "voters": [], "abstained": [], "revealed": false})
     );
 }
 

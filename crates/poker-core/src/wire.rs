@@ -97,6 +97,8 @@ pub enum EventName {
     RevealRequested,
     /// (ours) "I'm not voting on this one."
     Abstain,
+    /// (ours) A round without a story: the server makes one.
+    QuickRoundRequested,
 }
 
 /// A client event with its data parsed (deck membership is checked by the session, which knows the deck).
@@ -117,6 +119,10 @@ pub enum ClientCommand {
     Heartbeat,
     RevealRequested,
     Abstain,
+    /// The new story's ticket number, if the client names it (else the server's clock does).
+    QuickRoundRequested {
+        ticket_number: Option<String>,
+    },
 }
 
 impl EventName {
@@ -129,6 +135,7 @@ impl EventName {
             EventName::Heartbeat => "heartbeat",
             EventName::RevealRequested => "reveal_requested",
             EventName::Abstain => "abstain",
+            EventName::QuickRoundRequested => "quick_round_requested",
         }
     }
 
@@ -141,6 +148,7 @@ impl EventName {
             "heartbeat" => EventName::Heartbeat,
             "reveal_requested" => EventName::RevealRequested,
             "abstain" => EventName::Abstain,
+            "quick_round_requested" => EventName::QuickRoundRequested,
             _ => return None,
         })
     }
@@ -152,7 +160,8 @@ impl EventName {
             EventName::ResetRequested
             | EventName::PointsSubmitted
             | EventName::NextStoryRequested
-            | EventName::RevealRequested => Some(Permission::Moderate),
+            | EventName::RevealRequested
+            | EventName::QuickRoundRequested => Some(Permission::Moderate),
             EventName::Heartbeat => None,
         }
     }
@@ -229,6 +238,18 @@ impl EventName {
             EventName::Heartbeat => ClientCommand::Heartbeat,
             EventName::RevealRequested => ClientCommand::RevealRequested,
             EventName::Abstain => ClientCommand::Abstain,
+            EventName::QuickRoundRequested => match object.get("ticket_number") {
+                None | Some(Value::Null) => ClientCommand::QuickRoundRequested {
+                    ticket_number: None,
+                },
+                Some(Value::String(name)) => ClientCommand::QuickRoundRequested {
+                    ticket_number: Some(
+                        crate::fields::ticket_number(name)
+                            .map_err(|e| WireError::new(ErrorCode::Invalid, e.to_string()))?,
+                    ),
+                },
+                Some(_) => return Err(invalid("\"ticket_number\" must be a string")),
+            },
         })
     }
 }
@@ -244,6 +265,7 @@ impl ClientCommand {
             ClientCommand::Heartbeat => EventName::Heartbeat,
             ClientCommand::RevealRequested => EventName::RevealRequested,
             ClientCommand::Abstain => EventName::Abstain,
+            ClientCommand::QuickRoundRequested { .. } => EventName::QuickRoundRequested,
         }
     }
 
@@ -260,6 +282,10 @@ impl ClientCommand {
                 json!({ "story_points": story_points })
             }
             ClientCommand::NextStoryRequested { story_id } => json!({ "story_id": story_id }),
+            ClientCommand::QuickRoundRequested { ticket_number } => match ticket_number {
+                Some(name) => json!({ "ticket_number": name }),
+                None => json!({}),
+            },
         };
         json!({"event": self.event().as_str(), "data": data}).to_string()
     }
@@ -309,6 +335,14 @@ mod tests {
             code(r#"{"event": "next_story_requested", "data": {"story_id": 1.5}}"#),
             ErrorCode::Invalid
         );
+        assert_eq!(
+            code(r#"{"event": "quick_round_requested", "data": {"ticket_number": 3}}"#),
+            ErrorCode::Invalid
+        );
+        assert_eq!(
+            code(r#"{"event": "quick_round_requested", "data": {"ticket_number": ""}}"#),
+            ErrorCode::Invalid
+        );
     }
 
     #[test]
@@ -347,6 +381,12 @@ mod tests {
             ClientCommand::Heartbeat,
             ClientCommand::RevealRequested,
             ClientCommand::Abstain,
+            ClientCommand::QuickRoundRequested {
+                ticket_number: None,
+            },
+            ClientCommand::QuickRoundRequested {
+                ticket_number: Some("Quick round 14:05".into()),
+            },
         ] {
             let (event, data) = EventName::parse_envelope(&command.to_frame()).unwrap();
             assert_eq!(event, command.event());

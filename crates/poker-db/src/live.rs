@@ -15,7 +15,9 @@ use diesel::prelude::*;
 
 use crate::models::*;
 use crate::schema::*;
-use crate::store::{session_row, session_stories, set_active, story_round, story_votes};
+use crate::store::{
+    append_story, session_row, session_stories, set_active, story_round, story_votes,
+};
 use crate::{DbConnection, DbError};
 
 /// Takes the session row's lock and counts one change: the new version, or `None` when the
@@ -277,6 +279,27 @@ pub fn activate_story(
     let votes = story_votes(conn, story_id)?;
     let round = story_round(conn, story_id)?;
     Ok(Some((version, story, votes, round)))
+}
+
+/// A quick round: a new story named `ticket_number` after the session's last one, made the
+/// active story at once; with the session's new version.
+pub fn quick_round(
+    conn: &mut DbConnection,
+    session_id: i64,
+    ticket_number: &str,
+) -> Result<(i64, Story), DbError> {
+    let version = bump_version(conn, session_id)?.ok_or(DbError::NotFound)?;
+    let story = append_story(
+        conn,
+        session_id,
+        &NewStory {
+            ticket_number: ticket_number.to_string(),
+            title: String::new(),
+            description: String::new(),
+        },
+    )?;
+    set_active(conn, session_id, Some(story.id))?;
+    Ok((version, story))
 }
 
 /// Moves to the first story after the active one (by position) that has no points, or ends the

@@ -401,31 +401,7 @@ impl Store {
         let conn = &mut *self.conn()?;
         write_tx(conn, |conn| {
             let version = bumped(conn, session_id)?;
-            let last: Option<i64> = stories::table
-                .filter(stories::poker_session_id.eq(session_id))
-                .select(max(stories::position))
-                .first(conn)?;
-            let position = last.map_or(0, |p| p + 1);
-            let id: i64 = diesel::insert_into(stories::table)
-                .values((
-                    stories::poker_session_id.eq(Some(session_id)),
-                    stories::position.eq(position),
-                    stories::ticket_number.eq(&new.ticket_number),
-                    stories::title.eq(&new.title),
-                    stories::description.eq(&new.description),
-                ))
-                .returning(stories::id)
-                .get_result(conn)?;
-            let story = Story {
-                id,
-                poker_session_id: Some(session_id),
-                position,
-                ticket_number: new.ticket_number.clone(),
-                title: new.title.clone(),
-                description: new.description.clone(),
-                story_points: None,
-            };
-            Ok((story, version))
+            Ok((append_story(conn, session_id, new)?, version))
         })
     }
 
@@ -562,6 +538,38 @@ pub(crate) fn story_round(conn: &mut DbConnection, story_id: i64) -> Result<Stor
             .into_iter()
             .map(|(user_id, username)| Abstention { user_id, username })
             .collect(),
+    })
+}
+
+/// Inserts a story after the session's last one.
+pub(crate) fn append_story(
+    conn: &mut DbConnection,
+    session_id: i64,
+    new: &NewStory,
+) -> Result<Story, DbError> {
+    let last: Option<i64> = stories::table
+        .filter(stories::poker_session_id.eq(session_id))
+        .select(max(stories::position))
+        .first(conn)?;
+    let position = last.map_or(0, |p| p + 1);
+    let id: i64 = diesel::insert_into(stories::table)
+        .values((
+            stories::poker_session_id.eq(Some(session_id)),
+            stories::position.eq(position),
+            stories::ticket_number.eq(&new.ticket_number),
+            stories::title.eq(&new.title),
+            stories::description.eq(&new.description),
+        ))
+        .returning(stories::id)
+        .get_result(conn)?;
+    Ok(Story {
+        id,
+        poker_session_id: Some(session_id),
+        position,
+        ticket_number: new.ticket_number.clone(),
+        title: new.title.clone(),
+        description: new.description.clone(),
+        story_points: None,
     })
 }
 

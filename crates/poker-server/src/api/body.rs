@@ -126,6 +126,34 @@ impl FromRequest for JsonBody {
     }
 }
 
+/// As [`JsonBody`], for endpoints whose body may be left out: an empty body is `None` (with
+/// or without a `Content-Type`).
+pub struct OptionalJsonBody(pub Option<Value>);
+
+impl FromRequest for OptionalJsonBody {
+    type Error = ApiError;
+    type Future = LocalBoxFuture<'static, Result<OptionalJsonBody, ApiError>>;
+
+    fn from_request(req: &HttpRequest, payload: &mut Payload) -> Self::Future {
+        let json = is_json(req);
+        let payload = payload.take();
+        Box::pin(async move {
+            let bytes = read_limited(payload, MAX_JSON_BYTES).await?;
+            if bytes.iter().all(u8::is_ascii_whitespace) {
+                return Ok(OptionalJsonBody(None));
+            }
+            if !json {
+                return Err(ApiError::UnsupportedMediaType(
+                    "send the body as JSON with Content-Type: application/json".into(),
+                ));
+            }
+            serde_json::from_slice(&bytes)
+                .map(|value| OptionalJsonBody(Some(value)))
+                .map_err(|e| ApiError::BadRequest(format!("the body is not valid JSON: {e}")))
+        })
+    }
+}
+
 /// Parses a JSON value into `T`; a wrong field is a 422 naming it.
 pub fn parse<T: DeserializeOwned>(value: Value) -> Result<T, ApiError> {
     if !value.is_object() {

@@ -32,6 +32,7 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(sessions::get)
         .service(sessions::update)
         .service(sessions::delete)
+        .service(sessions::quick_round)
         .service(stories::list)
         .service(stories::create)
         .service(stories::reorder)

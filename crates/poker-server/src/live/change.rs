@@ -36,6 +36,8 @@ pub enum SessionChange {
         #[serde(default)]
         round: StoryRound,
     },
+    /// A quick round: a new story at the end of the list, now the active one.
+    QuickRound { story: Story },
     /// No story is left without points: the session ended.
     Ended,
     /// A REST edit: the state is reloaded, and members get `story_changed` when `story` (the

@@ -38,3 +38,9 @@ impl LiveConfig {
         (self.client_timeout / 6).min(Duration::from_secs(5))
     }
 }
+
+/// The name of a quick round's story when the client gives none: the server's local time (set
+/// `TZ` for the team's time zone), e.g. `Quick round 14:05`.
+pub fn quick_round_name() -> String {
+    format!("Quick round {}", chrono::Local::now().format("%H:%M"))
+}

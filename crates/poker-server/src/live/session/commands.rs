@@ -182,6 +182,18 @@ impl PokerSession {
                     },
                 );
             }
+            ClientCommand::QuickRoundRequested { ticket_number } => {
+                let ticket = ticket_number.unwrap_or_else(crate::live::quick_round_name);
+                self.persist(
+                    ctx,
+                    conn,
+                    name,
+                    move |c| live::quick_round(c, session_id, &ticket),
+                    |act, (version, story), ctx| {
+                        act.committed(Some(version), SessionChange::QuickRound { story }, ctx)
+                    },
+                );
+            }
             ClientCommand::RevealRequested => {
                 let Some(active) = &state.active else {
                     return self.reject(conn, event, no_active(), ctx);

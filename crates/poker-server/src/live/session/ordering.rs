@@ -215,6 +215,20 @@ impl PokerSession {
                 }));
                 self.broadcast_story(ctx);
             }
+            SessionChange::QuickRound { story } => {
+                if let Some(state) = &mut self.state {
+                    if !state.stories.iter().any(|s| s.id == story.id) {
+                        state.stories.push(story.clone());
+                    }
+                }
+                self.set_active(Some(Active {
+                    story,
+                    votes: Vec::new(),
+                    round: StoryRound::default(),
+                }));
+                self.broadcast_story(ctx);
+                self.broadcast_stories(ctx);
+            }
             SessionChange::Ended => {
                 self.set_active(None);
                 let event = frames::session_ended(&self.config.end_redirect_url);

@@ -95,6 +95,14 @@ function setPoints(option) {
   renderVotes();
 }
 
+/** A round without a story: the server adds one named by the (local) time and starts it. */
+function quickRound() {
+  if (!state.connected) return;
+  const time = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
+    .format(new Date());
+  socket.send("quick_round_requested", { ticket_number: t("quick_round_name", { time }) });
+}
+
 function pickStory(id) {
   if (!state.connected || state.story?.id === id) return;
   socket.send("next_story_requested", { story_id: id });
@@ -336,6 +344,9 @@ function renderStories() {
     ? t("stories_progress", { done: done.length, total: state.stories.length })
     : "";
   show(byId("stories-hint"), state.canModerate && state.stories.length > 0);
+  const quick = byId("quick-round");
+  show(quick, state.canModerate);
+  quick.disabled = !state.connected;
   if (state.stories.length === 0) {
     replace(list, h("li", { class: "story-empty hint" }, t("stories_empty")));
     return;
@@ -579,6 +590,7 @@ async function main() {
   byId("reset").addEventListener("click", () => socket.send("reset_requested", {}));
   byId("reveal").addEventListener("click", () => socket.send("reveal_requested", {}));
   byId("abstain").addEventListener("click", abstain);
+  byId("quick-round").addEventListener("click", quickRound);
   byId("next").addEventListener("click", () => {
     if (state.pointsSent) return;
     socket.send("next_story_requested", { story_id: null });
