@@ -156,6 +156,32 @@ async fn a_moderator_reveals_the_votes_and_an_abstention_shows_on_every_screen()
         "the quick round is a story of the session"
     );
 
+    // A countdown (two seconds here: the page offers 30 s and more) on every screen; when it
+    // runs out, the server reveals the round.
+    moderator
+        .js(
+            "const s = document.querySelector('#timer-seconds'); \
+             s.append(new Option('0:02', '2')); s.value = '2'; return true;",
+            vec![],
+        )
+        .await;
+    moderator.click("#timer-start").await;
+    for page in [&voter, &moderator] {
+        page.wait_visible("#timer").await;
+        page.wait_js(
+            "/^0:0[0-2]$/.test(document.querySelector('#timer-left').textContent)",
+            vec![],
+            &format!("{}: the countdown shows", page.name()),
+        )
+        .await;
+    }
+    for page in [&voter, &moderator] {
+        page.wait_hidden("#timer").await;
+        page.wait_text("#round-state", "The cards are revealed.")
+            .await;
+        wait_votes(page, &["3: alice"]).await;
+    }
+
     voter.assert_no_console_errors().await;
     moderator.assert_no_console_errors().await;
     voter.close().await;

@@ -49,6 +49,7 @@ mod processes {
         a_lost_message_is_detected_and_repaired,
         rights_and_logins_changed_on_one_process_apply_on_the_others,
         sqlite_with_redis_is_refused_at_start,
+        a_countdown_and_the_servers_reveal_are_one_on_every_process,
     );
 }
 
@@ -841,4 +842,147 @@ async fn sqlite_with_redis_is_refused_at_start() {
         stderr.contains("REDIS_URL") && stderr.contains("PostgreSQL"),
         "the message says what to fix: {stderr}"
     );
+}
+
+/// Rounds across processes: a countdown started on one process reaches members on the other
+/// with the same end, runs out on both, and its reveal is written once; the server's own reveal
+/// waits for voters on every process (presence is the union).
+async fn a_countdown_and_the_servers_reveal_are_one_on_every_process() {
+    let servers = start_processes(2, machine_redis(), ServerOptions::default()).await;
+    let alice = servers[0].create_user("alice", Rights::Voter).await;
+    let bob = servers[0].create_user("bob", Rights::Voter).await;
+    let mia = servers[0].create_user("mia", Rights::Moderator).await;
+    let session = servers[0]
+        .create_session("Across", &[("A-1", "One"), ("A-2", "Two")])
+        .await;
+    servers[0]
+        .admin()
+        .await
+        .patch_json(
+            &format!("/api/sessions/{}", session.id),
+            json!({"reveal": "moderator"}),
+        )
+        .await
+        .expect_status(200, "votes shown on reveal");
+    // mia and alice on the first process, bob on the second.
+    let mut mia_ws = servers[0].connect(session.id, &mia).await;
+    let mut alice_ws = servers[0].connect(session.id, &alice).await;
+    let mut bob_ws = servers[1].connect(session.id, &bob).await;
+    for client in [&mut mia_ws, &mut alice_ws, &mut bob_ws] {
+        wait_for_participants(client, 3).await;
+    }
+    mia_ws
+        .send_event(
+            "next_story_requested",
+            json!({"story_id": session.stories[0].id}),
+        )
+        .await;
+    for client in [&mut mia_ws, &mut alice_ws, &mut bob_ws] {
+        client
+            .find_event("story_changed", Duration::from_secs(10))
+            .await;
+    }
+    // alice votes on the first process: bob, on the second, has not: no reveal yet.
+    alice_ws
+        .send_event("vote_submitted", json!({"choice": "5"}))
+        .await;
+    let seen = bob_ws
+        .find_event("story_changed", Duration::from_secs(10))
+        .await;
+    assert_eq!(seen["revealed"], false);
+    assert_eq!(seen["votes"], json!({}));
+    // bob votes on the second process: everyone present is done, and the round is revealed.
+    bob_ws
+        .send_event("vote_submitted", json!({"choice": "8"}))
+        .await;
+    for client in [&mut mia_ws, &mut alice_ws, &mut bob_ws] {
+        let revealed = find_story(client, |d| d["revealed"] == true).await;
+        assert_eq!(revealed["votes"]["8"], json!([bob.voter()]));
+    }
+
+    // A countdown on the next story, started on the first process.
+    mia_ws
+        .send_event(
+            "next_story_requested",
+            json!({"story_id": session.stories[1].id}),
+        )
+        .await;
+    for client in [&mut mia_ws, &mut alice_ws, &mut bob_ws] {
+        find_story(client, |d| d["id"] == json!(session.stories[1].id)).await;
+    }
+    alice_ws
+        .send_event("vote_submitted", json!({"choice": "3"}))
+        .await;
+    for client in [&mut mia_ws, &mut alice_ws, &mut bob_ws] {
+        find_story(client, |d| {
+            !d["voters"].as_array().is_none_or(Vec::is_empty)
+        })
+        .await;
+    }
+    mia_ws
+        .send_event("timer_start_requested", json!({"seconds": 2}))
+        .await;
+    let mut ends = Vec::new();
+    for client in [&mut mia_ws, &mut alice_ws, &mut bob_ws] {
+        let started = client
+            .find_event("timer_started", Duration::from_secs(10))
+            .await;
+        ends.push(started["ends_at"].clone());
+    }
+    assert!(
+        ends.iter().all(|e| *e == ends[0]),
+        "one end on both processes: {ends:?}"
+    );
+    // A socket that joins the second process meanwhile gets the countdown too.
+    let mut late = servers[1].connect(session.id, &alice).await;
+    let started = late
+        .find_event("timer_started", Duration::from_secs(10))
+        .await;
+    assert_eq!(started["ends_at"], ends[0]);
+    for client in [&mut mia_ws, &mut alice_ws, &mut bob_ws, &mut late] {
+        client
+            .find_event("timer_ended", Duration::from_secs(10))
+            .await;
+        let revealed = find_story(client, |d| d["revealed"] == true).await;
+        assert_eq!(revealed["votes"]["3"], json!([alice.voter()]));
+    }
+    // One reveal, one version: the session moved by exactly the changes made.
+    let stories = servers[1].stories(session.id).await;
+    assert_eq!(stories.len(), 2);
+}
+
+/// Reads frames until a `participants_changed` lists `count` people.
+async fn wait_for_participants(client: &mut WsClient, count: usize) {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let data = client
+            .find_event("participants_changed", Duration::from_secs(15))
+            .await;
+        if data["participants"].as_array().map(Vec::len) == Some(count) {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: {count} participants",
+            client.name
+        );
+    }
+}
+
+/// Reads frames until a `story_changed` whose data satisfies `wanted`.
+async fn find_story(client: &mut WsClient, wanted: impl Fn(&Value) -> bool) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let data = client
+            .find_event("story_changed", Duration::from_secs(15))
+            .await;
+        if wanted(&data) {
+            return data;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{}: the story_changed wanted",
+            client.name
+        );
+    }
 }

@@ -52,4 +52,5 @@ mod secrets_in_logs;
 mod shutdown;
 mod slow_client;
 mod slow_clients;
+mod timer;
 mod websocket_events;

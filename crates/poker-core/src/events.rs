@@ -114,6 +114,19 @@ pub enum ServerEvent {
     },
     /// (ours) To the sender of a refused frame only.
     Error(WireError),
+    /// (ours) A countdown runs for the current round: it ends at `ends_at` (server time,
+    /// RFC 3339 with milliseconds, UTC), `duration` seconds after it started; `server_time` is
+    /// the server's clock as the frame was made, so a client can correct for its own.
+    TimerStarted {
+        ends_at: String,
+        duration: i64,
+        server_time: String,
+    },
+    /// (ours) The countdown was stopped before it ran out (by the moderator, or because the
+    /// round ended).
+    TimerStopped {},
+    /// (ours) The countdown ran out.
+    TimerEnded {},
 }
 
 /// What a socket speaks: the original's four events, or those and ours. A socket opts in by
@@ -160,7 +173,11 @@ impl ServerEvent {
             | ServerEvent::StoryPointsSubmitted { .. }
             | ServerEvent::PokerSessionEnded { .. }
             | ServerEvent::ParticipantsChanged { .. } => false,
-            ServerEvent::StoriesChanged { .. } | ServerEvent::Error(_) => true,
+            ServerEvent::StoriesChanged { .. }
+            | ServerEvent::Error(_)
+            | ServerEvent::TimerStarted { .. }
+            | ServerEvent::TimerStopped {}
+            | ServerEvent::TimerEnded {} => true,
         }
     }
 
@@ -173,6 +190,9 @@ impl ServerEvent {
             ServerEvent::ParticipantsChanged { .. } => "participants_changed",
             ServerEvent::StoriesChanged { .. } => "stories_changed",
             ServerEvent::Error(_) => "error",
+            ServerEvent::TimerStarted { .. } => "timer_started",
+            ServerEvent::TimerStopped {} => "timer_stopped",
+            ServerEvent::TimerEnded {} => "timer_ended",
         }
     }
 
@@ -226,6 +246,13 @@ mod tests {
         let ours = [
             ServerEvent::StoriesChanged { stories: vec![] },
             ServerEvent::Error(WireError::new(ErrorCode::Invalid, "no")),
+            ServerEvent::TimerStarted {
+                ends_at: "2026-12-02T14:05:00.000Z".into(),
+                duration: 60,
+                server_time: "2026-12-02T14:04:00.000Z".into(),
+            },
+            ServerEvent::TimerStopped {},
+            ServerEvent::TimerEnded {},
         ];
         let originals = [
             ServerEvent::StoryPointsSubmitted {

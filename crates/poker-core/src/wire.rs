@@ -99,6 +99,10 @@ pub enum EventName {
     Abstain,
     /// (ours) A round without a story: the server makes one.
     QuickRoundRequested,
+    /// (ours) Start (or restart) the round's countdown.
+    TimerStartRequested,
+    /// (ours) Stop the round's countdown.
+    TimerStopRequested,
 }
 
 /// A client event with its data parsed (deck membership is checked by the session, which knows the deck).
@@ -123,7 +127,15 @@ pub enum ClientCommand {
     QuickRoundRequested {
         ticket_number: Option<String>,
     },
+    /// Seconds to count down: an integer from 1 to [`MAX_TIMER_SECONDS`].
+    TimerStartRequested {
+        seconds: i64,
+    },
+    TimerStopRequested,
 }
+
+/// The longest countdown a round may have: an hour.
+pub const MAX_TIMER_SECONDS: i64 = 3600;
 
 impl EventName {
     pub fn as_str(self) -> &'static str {
@@ -136,6 +148,8 @@ impl EventName {
             EventName::RevealRequested => "reveal_requested",
             EventName::Abstain => "abstain",
             EventName::QuickRoundRequested => "quick_round_requested",
+            EventName::TimerStartRequested => "timer_start_requested",
+            EventName::TimerStopRequested => "timer_stop_requested",
         }
     }
 
@@ -149,6 +163,8 @@ impl EventName {
             "reveal_requested" => EventName::RevealRequested,
             "abstain" => EventName::Abstain,
             "quick_round_requested" => EventName::QuickRoundRequested,
+            "timer_start_requested" => EventName::TimerStartRequested,
+            "timer_stop_requested" => EventName::TimerStopRequested,
             _ => return None,
         })
     }
@@ -161,7 +177,9 @@ impl EventName {
             | EventName::PointsSubmitted
             | EventName::NextStoryRequested
             | EventName::RevealRequested
-            | EventName::QuickRoundRequested => Some(Permission::Moderate),
+            | EventName::QuickRoundRequested
+            | EventName::TimerStartRequested
+            | EventName::TimerStopRequested => Some(Permission::Moderate),
             EventName::Heartbeat => None,
         }
     }
@@ -250,6 +268,21 @@ impl EventName {
                 },
                 Some(_) => return Err(invalid("\"ticket_number\" must be a string")),
             },
+            EventName::TimerStartRequested => match object.get("seconds") {
+                Some(Value::Number(n)) => match n.as_i64() {
+                    Some(seconds) if (1..=MAX_TIMER_SECONDS).contains(&seconds) => {
+                        ClientCommand::TimerStartRequested { seconds }
+                    }
+                    _ => {
+                        return Err(invalid(&format!(
+                            "\"seconds\" must be a whole number from 1 to {MAX_TIMER_SECONDS}"
+                        )))
+                    }
+                },
+                Some(_) => return Err(invalid("\"seconds\" must be a number")),
+                None => return Err(invalid("timer_start_requested needs data.seconds")),
+            },
+            EventName::TimerStopRequested => ClientCommand::TimerStopRequested,
         })
     }
 }
@@ -266,6 +299,8 @@ impl ClientCommand {
             ClientCommand::RevealRequested => EventName::RevealRequested,
             ClientCommand::Abstain => EventName::Abstain,
             ClientCommand::QuickRoundRequested { .. } => EventName::QuickRoundRequested,
+            ClientCommand::TimerStartRequested { .. } => EventName::TimerStartRequested,
+            ClientCommand::TimerStopRequested => EventName::TimerStopRequested,
         }
     }
 
@@ -277,7 +312,9 @@ impl ClientCommand {
             ClientCommand::ResetRequested
             | ClientCommand::Heartbeat
             | ClientCommand::RevealRequested
-            | ClientCommand::Abstain => json!({}),
+            | ClientCommand::Abstain
+            | ClientCommand::TimerStopRequested => json!({}),
+            ClientCommand::TimerStartRequested { seconds } => json!({ "seconds": seconds }),
             ClientCommand::PointsSubmitted { story_points } => {
                 json!({ "story_points": story_points })
             }
@@ -343,6 +380,16 @@ mod tests {
             code(r#"{"event": "quick_round_requested", "data": {"ticket_number": ""}}"#),
             ErrorCode::Invalid
         );
+        for seconds in ["0", "3601", "1.5", "\"60\"", "-5"] {
+            let frame = format!(
+                r#"{{"event": "timer_start_requested", "data": {{"seconds": {seconds}}}}}"#
+            );
+            assert_eq!(code(&frame), ErrorCode::Invalid, "{frame}");
+        }
+        assert_eq!(
+            code(r#"{"event": "timer_start_requested"}"#),
+            ErrorCode::Invalid
+        );
     }
 
     #[test]
@@ -387,6 +434,8 @@ mod tests {
             ClientCommand::QuickRoundRequested {
                 ticket_number: Some("Quick round 14:05".into()),
             },
+            ClientCommand::TimerStartRequested { seconds: 90 },
+            ClientCommand::TimerStopRequested,
         ] {
             let (event, data) = EventName::parse_envelope(&command.to_frame()).unwrap();
             assert_eq!(event, command.event());

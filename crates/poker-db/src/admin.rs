@@ -29,6 +29,7 @@ pub struct SessionPatch {
     pub secret_votes: Option<bool>,
     pub reveal: Option<poker_core::RevealMode>,
     pub auto_reveal: Option<bool>,
+    pub timer_reveals: Option<bool>,
 }
 
 /// Changes to a story; `None` leaves a field as it is, `Some(None)` clears a nullable one.
@@ -256,6 +257,11 @@ impl Store {
             if let Some(auto) = patch.auto_reveal {
                 diesel::update(target)
                     .set(poker_sessions::auto_reveal.eq(auto))
+                    .execute(conn)?;
+            }
+            if let Some(reveals) = patch.timer_reveals {
+                diesel::update(target)
+                    .set(poker_sessions::timer_reveals.eq(reveals))
                     .execute(conn)?;
             }
             let session = session_row(conn, id)?.ok_or(DbError::NotFound)?.into();

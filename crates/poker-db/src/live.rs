@@ -136,6 +136,55 @@ pub fn abstain(
     Ok(Some(version))
 }
 
+/// Starts (or restarts) the active story's countdown: it ends `seconds` after `now` (ms since
+/// 1970). The new version and the timer, or `None` if the story is no longer active.
+pub fn start_timer(
+    conn: &mut DbConnection,
+    session_id: i64,
+    story_id: i64,
+    seconds: i64,
+    now: i64,
+) -> Result<Option<(i64, Timer)>, DbError> {
+    let Some(version) = bump_if_active(conn, session_id, story_id)? else {
+        return Ok(None);
+    };
+    let timer = Timer {
+        ends_at: now + seconds * 1000,
+        seconds,
+    };
+    diesel::update(poker_sessions::table.find(session_id))
+        .set((
+            poker_sessions::timer_ends_at.eq(Some(timer.ends_at)),
+            poker_sessions::timer_seconds.eq(Some(timer.seconds)),
+        ))
+        .execute(conn)?;
+    Ok(Some((version, timer)))
+}
+
+/// Stops the active story's countdown: the new version, or `None` if the story is no longer
+/// active.
+pub fn stop_timer(
+    conn: &mut DbConnection,
+    session_id: i64,
+    story_id: i64,
+) -> Result<Option<i64>, DbError> {
+    let Some(version) = bump_if_active(conn, session_id, story_id)? else {
+        return Ok(None);
+    };
+    clear_timer(conn, session_id)?;
+    Ok(Some(version))
+}
+
+fn clear_timer(conn: &mut DbConnection, session_id: i64) -> Result<(), DbError> {
+    diesel::update(poker_sessions::table.find(session_id))
+        .set((
+            poker_sessions::timer_ends_at.eq(None::<i64>),
+            poker_sessions::timer_seconds.eq(None::<i64>),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
 /// Reveals the active story's round to everyone: the new version, or `None` if the story is no
 /// longer active or its round is revealed already (nothing written then).
 pub fn reveal(
@@ -211,8 +260,8 @@ impl diesel::query_builder::Query for CastVote {
 
 impl RunQueryDsl<diesel::PgConnection> for CastVote {}
 
-/// Starts the active story's round again: deletes every vote and abstention on it and hides it
-/// again; the new version, or `None` if it is no longer active.
+/// Starts the active story's round again: deletes every vote and abstention on it, hides it
+/// again and stops its countdown; the new version, or `None` if it is no longer active.
 pub fn clear_votes(
     conn: &mut DbConnection,
     session_id: i64,
@@ -226,6 +275,7 @@ pub fn clear_votes(
     diesel::update(stories::table.find(story_id))
         .set(stories::revealed.eq(false))
         .execute(conn)?;
+    clear_timer(conn, session_id)?;
     Ok(Some(version))
 }
 

@@ -49,6 +49,18 @@ pub struct PokerSession {
     pub reveal: RevealMode,
     /// Whether the server reveals a round once every present voter is done.
     pub auto_reveal: bool,
+    /// The round's countdown, while one was started (it may have run out since).
+    pub timer: Option<Timer>,
+    /// Whether a countdown that runs out reveals the round.
+    pub timer_reveals: bool,
+}
+
+/// A round's countdown: it ends at `ends_at` (milliseconds since 1970, UTC), `seconds` after
+/// it started.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Timer {
+    pub ends_at: i64,
+    pub seconds: i64,
 }
 
 #[derive(Debug, Clone, Queryable, Selectable)]
@@ -64,6 +76,9 @@ pub(crate) struct SessionRow {
     pub version: i64,
     pub reveal: String,
     pub auto_reveal: bool,
+    pub timer_ends_at: Option<i64>,
+    pub timer_seconds: Option<i64>,
+    pub timer_reveals: bool,
 }
 
 impl From<SessionRow> for PokerSession {
@@ -88,6 +103,11 @@ impl From<SessionRow> for PokerSession {
                 RevealMode::default()
             }),
             auto_reveal: row.auto_reveal,
+            timer: match (row.timer_ends_at, row.timer_seconds) {
+                (Some(ends_at), Some(seconds)) => Some(Timer { ends_at, seconds }),
+                _ => None,
+            },
+            timer_reveals: row.timer_reveals,
         }
     }
 }
@@ -109,6 +129,7 @@ pub struct NewSession {
     pub secret_votes: bool,
     pub reveal: RevealMode,
     pub auto_reveal: bool,
+    pub timer_reveals: bool,
 }
 
 /// A story to estimate. Serializable: a live change that carries one crosses processes.

@@ -35,6 +35,9 @@ diesel::table! {
         version -> BigInt,
         reveal -> Text,
         auto_reveal -> Bool,
+        timer_ends_at -> Nullable<BigInt>,
+        timer_seconds -> Nullable<BigInt>,
+        timer_reveals -> Bool,
     }
 }
 

@@ -337,6 +337,7 @@ impl Store {
                 poker_sessions::secret_votes.eq(new.secret_votes),
                 poker_sessions::reveal.eq(new.reveal.as_str()),
                 poker_sessions::auto_reveal.eq(new.auto_reveal),
+                poker_sessions::timer_reveals.eq(new.timer_reveals),
                 poker_sessions::created_at.eq(now()),
             ))
             .returning(poker_sessions::id)
@@ -350,6 +351,8 @@ impl Store {
             secret_votes: new.secret_votes,
             reveal: new.reveal,
             auto_reveal: new.auto_reveal,
+            timer: None,
+            timer_reveals: new.timer_reveals,
         })
     }
 
@@ -573,13 +576,18 @@ pub(crate) fn append_story(
     })
 }
 
+/// Makes `story_id` the session's active story; a new round, so any countdown stops.
 pub(crate) fn set_active(
     conn: &mut DbConnection,
     session_id: i64,
     story_id: Option<i64>,
 ) -> Result<(), DbError> {
     diesel::update(poker_sessions::table.find(session_id))
-        .set(poker_sessions::active_story_id.eq(story_id))
+        .set((
+            poker_sessions::active_story_id.eq(story_id),
+            poker_sessions::timer_ends_at.eq(None::<i64>),
+            poker_sessions::timer_seconds.eq(None::<i64>),
+        ))
         .execute(conn)?;
     Ok(())
 }

@@ -189,6 +189,7 @@ fn check_copy(from: &DatabaseUrl, to: &DatabaseUrl, report: &CopyReport) {
             secret_votes: true,
             reveal: Default::default(),
             auto_reveal: true,
+            timer_reveals: true,
         })
         .expect("a new session on the target");
     assert_eq!(session.id, 3);

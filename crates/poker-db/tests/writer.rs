@@ -113,6 +113,7 @@ fn store_with_story(dir: &std::path::Path, timeout: Duration) -> (Store, i64, i6
             secret_votes: true,
             reveal: Default::default(),
             auto_reveal: true,
+            timer_reveals: true,
         })
         .expect("create a session");
     let story = store

@@ -82,6 +82,7 @@ fn scene(database: &OwnDatabase) -> (Store, i64, i64, i64) {
             secret_votes: true,
             reveal: Default::default(),
             auto_reveal: true,
+            timer_reveals: true,
         })
         .expect("create a session")
         .id;

@@ -282,6 +282,7 @@ fn canonical_body(accepted: &Accepted) -> Value {
             put("secret_votes", Some(json!(session.secret_votes)));
             put("reveal", Some(json!(session.reveal)));
             put("auto_reveal", Some(json!(session.auto_reveal)));
+            put("timer_reveals", Some(json!(session.timer_reveals)));
         }
         Accepted::UpdateSession(patch) => {
             put("name", patch.name.as_ref().map(|n| json!(n)));
@@ -293,6 +294,7 @@ fn canonical_body(accepted: &Accepted) -> Value {
             put("secret_votes", patch.secret_votes.map(Value::from));
             put("reveal", patch.reveal.map(|r| json!(r)));
             put("auto_reveal", patch.auto_reveal.map(Value::from));
+            put("timer_reveals", patch.timer_reveals.map(Value::from));
         }
         Accepted::CreateStory(story) => {
             put("ticket_number", Some(json!(story.ticket_number)));

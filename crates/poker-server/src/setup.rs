@@ -85,6 +85,7 @@ pub fn demo(store: &Store) -> Result<Demo, String> {
             secret_votes: true,
             reveal: Default::default(),
             auto_reveal: true,
+            timer_reveals: true,
         })
         .map_err(|e| e.to_string())?;
     let stories = [

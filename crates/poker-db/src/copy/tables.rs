@@ -110,6 +110,9 @@ pub(crate) struct SessionRow {
     version: i64,
     reveal: String,
     auto_reveal: bool,
+    timer_ends_at: Option<i64>,
+    timer_seconds: Option<i64>,
+    timer_reveals: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Insertable)]
@@ -214,7 +217,7 @@ macro_rules! id_table {
 id_table!(Users, users, UserRow, 7);
 id_table!(Tokens, tokens, TokenRow, 6);
 // A session's active story is inserted after the stories (they refer to their session).
-id_table!(Sessions, poker_sessions, SessionRow, 10, hold_back(row) {
+id_table!(Sessions, poker_sessions, SessionRow, 13, hold_back(row) {
     row.active_story_id.take().map(|story| (row.id, story))
 });
 id_table!(Stories, stories, StoryRow, 8);

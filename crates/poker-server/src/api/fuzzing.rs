@@ -72,6 +72,7 @@ impl BodyKind {
                 "secret_votes",
                 "reveal",
                 "auto_reveal",
+                "timer_reveals",
             ],
             BodyKind::CreateStory => &["ticket_number", "title", "description"],
             BodyKind::UpdateStory => &[

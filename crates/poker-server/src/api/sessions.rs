@@ -35,6 +35,8 @@ pub struct CreateSessionBody {
     /// Whether the server reveals a round once every present voter has voted or abstained;
     /// `true` when absent.
     pub(crate) auto_reveal: Option<bool>,
+    /// Whether a countdown that runs out reveals the round; `true` when absent.
+    pub(crate) timer_reveals: Option<bool>,
 }
 
 /// Changes to a session; absent fields stay as they are.
@@ -49,6 +51,7 @@ pub struct UpdateSessionBody {
     /// `after_own_vote` or `moderator`.
     pub(crate) reveal: Option<String>,
     pub(crate) auto_reveal: Option<bool>,
+    pub(crate) timer_reveals: Option<bool>,
 }
 
 impl CreateSessionBody {
@@ -71,6 +74,7 @@ impl CreateSessionBody {
                 .transpose()?
                 .unwrap_or_default(),
             auto_reveal: self.auto_reveal.unwrap_or(true),
+            timer_reveals: self.timer_reveals.unwrap_or(true),
         })
     }
 }
@@ -85,6 +89,7 @@ impl UpdateSessionBody {
             secret_votes: self.secret_votes,
             reveal: self.reveal.as_deref().map(reveal).transpose()?,
             auto_reveal: self.auto_reveal,
+            timer_reveals: self.timer_reveals,
         })
     }
 }
@@ -226,7 +231,8 @@ pub async fn update(
     let live_change = patch.deck.is_some()
         || patch.secret_votes.is_some()
         || patch.reveal.is_some()
-        || patch.auto_reveal.is_some();
+        || patch.auto_reveal.is_some()
+        || patch.timer_reveals.is_some();
     let store = state.store.clone();
     let ((session, version), stories) = blocking(move || {
         let session = store

@@ -102,6 +102,15 @@ impl From<&Story> for StoryView {
     }
 }
 
+/// A round's countdown, as `timer_started` gives it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimerView {
+    /// When it ends: RFC 3339, UTC, with milliseconds.
+    pub ends_at: String,
+    /// Its length in seconds.
+    pub duration: i64,
+}
+
 /// A poker session.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionView {
@@ -118,6 +127,10 @@ pub struct SessionView {
     pub reveal: poker_core::RevealMode,
     /// Whether the server reveals a round once every present voter is done.
     pub auto_reveal: bool,
+    /// The round's countdown while it runs, else null.
+    pub timer: Option<TimerView>,
+    /// Whether a countdown that runs out reveals the round.
+    pub timer_reveals: bool,
     /// Its stories in order (on a single session).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub stories: Option<Vec<StoryView>>,
@@ -137,6 +150,16 @@ impl SessionView {
             secret_votes: s.secret_votes,
             reveal: s.reveal,
             auto_reveal: s.auto_reveal,
+            timer: s
+                .timer
+                .filter(|t| t.ends_at > chrono::Utc::now().timestamp_millis())
+                .map(|t| TimerView {
+                    ends_at: chrono::DateTime::from_timestamp_millis(t.ends_at)
+                        .unwrap_or_default()
+                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+                    duration: t.seconds,
+                }),
+            timer_reveals: s.timer_reveals,
             stories: None,
             unpokered_stories: None,
         }

@@ -6,7 +6,7 @@
 //! change says what it set, not what it added, so applying it twice (after a reload that read
 //! it already) leaves the same state.
 
-use poker_db::{Abstention, Story, StoryRound, VoteRow};
+use poker_db::{Abstention, Story, StoryRound, Timer, VoteRow};
 use serde::{Deserialize, Serialize};
 
 use super::messages::{Changed, SocketUser};
@@ -24,6 +24,10 @@ pub enum SessionChange {
     },
     /// The active story's round was revealed to everyone.
     Revealed { story_id: i64 },
+    /// The active story's countdown was started (or restarted).
+    TimerStarted { story_id: i64, timer: Timer },
+    /// The active story's countdown was stopped.
+    TimerStopped { story_id: i64 },
     /// The active story's votes and abstentions were cleared, and its round hidden again.
     Reset { story_id: i64 },
     /// The active story got its points.

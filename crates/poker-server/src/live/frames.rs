@@ -100,6 +100,22 @@ pub fn points_submitted(points: &str) -> ServerEvent {
     }
 }
 
+/// A time as the wire writes it: RFC 3339 in UTC with milliseconds.
+fn wire_time(millis: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(millis)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// `timer_started` for a countdown, with the server's clock now.
+pub fn timer_started(timer: &poker_db::Timer) -> ServerEvent {
+    ServerEvent::TimerStarted {
+        ends_at: wire_time(timer.ends_at),
+        duration: timer.seconds,
+        server_time: wire_time(chrono::Utc::now().timestamp_millis()),
+    }
+}
+
 /// `poker_session_ended`, sending everyone to `url`.
 pub fn session_ended(url: &str) -> ServerEvent {
     ServerEvent::PokerSessionEnded {

@@ -48,12 +48,31 @@ impl PokerSession {
         if voters.peek().is_none() || !voters.all(|u| active.is_done(u.id)) {
             return;
         }
-        let (session_id, story_id) = (self.id, active.story.id);
         drop(voters);
+        self.server_reveal(conn, "auto_reveal", ctx);
+    }
+
+    /// The server reveals the active story's round by itself (`auto_reveal`, a countdown that
+    /// ran out). `conn` hears of a failed write.
+    pub(super) fn server_reveal(
+        &mut self,
+        conn: ConnId,
+        why: &'static str,
+        ctx: &mut Context<Self>,
+    ) {
+        let Some(story_id) = self
+            .state
+            .as_ref()
+            .and_then(|s| s.active.as_ref())
+            .map(|a| a.story.id)
+        else {
+            return;
+        };
+        let session_id = self.id;
         self.persist(
             ctx,
             conn,
-            "auto_reveal",
+            why,
             move |c| live::reveal(c, session_id, story_id),
             move |act, version, ctx| match version {
                 Some(version) => {
@@ -191,6 +210,49 @@ impl PokerSession {
                     move |c| live::quick_round(c, session_id, &ticket),
                     |act, (version, story), ctx| {
                         act.committed(Some(version), SessionChange::QuickRound { story }, ctx)
+                    },
+                );
+            }
+            ClientCommand::TimerStartRequested { seconds } => {
+                let Some(active) = &state.active else {
+                    return self.reject(conn, event, no_active(), ctx);
+                };
+                let story_id = active.story.id;
+                let now = chrono::Utc::now().timestamp_millis();
+                self.persist(
+                    ctx,
+                    conn,
+                    name,
+                    move |c| live::start_timer(c, session_id, story_id, seconds, now),
+                    move |act, started, ctx| match started {
+                        Some((version, timer)) => act.committed(
+                            Some(version),
+                            SessionChange::TimerStarted { story_id, timer },
+                            ctx,
+                        ),
+                        None => act.committed(None, SessionChange::TimerStopped { story_id }, ctx),
+                    },
+                );
+            }
+            ClientCommand::TimerStopRequested => {
+                let Some(active) = &state.active else {
+                    return self.reject(conn, event, no_active(), ctx);
+                };
+                if state.timer.is_none() {
+                    // Nothing runs: the sender hears so.
+                    metrics::event(name, "ok");
+                    let frame =
+                        crate::live::frames::encode(&poker_core::ServerEvent::TimerStopped {});
+                    return self.send(conn, frame, ctx);
+                }
+                let story_id = active.story.id;
+                self.persist(
+                    ctx,
+                    conn,
+                    name,
+                    move |c| live::stop_timer(c, session_id, story_id),
+                    move |act, version, ctx| {
+                        act.committed(version, SessionChange::TimerStopped { story_id }, ctx)
                     },
                 );
             }

@@ -29,7 +29,7 @@ use actix::prelude::*;
 use actix_web_actors::ws::{CloseCode, CloseReason};
 use bytestring::ByteString;
 use poker_core::{Deck, Dialect, ErrorCode, RevealMode, Secrecy, ServerEvent, Viewer, WireError};
-use poker_db::{DbConnection, DbError, Store, Story, StoryRound, VoteRow};
+use poker_db::{DbConnection, DbError, Store, Story, StoryRound, Timer, VoteRow};
 
 use super::change::SessionChange;
 use super::cluster::Cluster;
@@ -43,6 +43,10 @@ use crate::metrics;
 /// How often a session whose state is suspect tries to reload it.
 const RELOAD_EVERY: Duration = Duration::from_secs(1);
 
+/// Stands for the server itself where a write needs a socket to answer: no socket has this id,
+/// so what would be said to it goes nowhere (the write is logged and counted as always).
+const SERVER: ConnId = 0;
+
 /// Close code for a socket whose login ended (PROTOCOL.md "Close codes").
 pub const CLOSE_LOGIN_ENDED: u16 = 4001;
 
@@ -55,6 +59,9 @@ struct Loaded {
     secret_votes: bool,
     reveal: RevealMode,
     auto_reveal: bool,
+    /// The round's countdown while it runs (a run-out one is forgotten, see `timer_ran_out`).
+    timer: Option<Timer>,
+    timer_reveals: bool,
     active: Option<Active>,
     /// The session's stories in order (for `stories_changed` and comparing after a reload).
     stories: Vec<Story>,
@@ -111,6 +118,8 @@ pub struct PokerSession {
     /// A presence update or read is already scheduled.
     presence_share_due: bool,
     presence_read_due: bool,
+    /// Runs out with the round's countdown.
+    timer_due: Option<SpawnHandle>,
 }
 
 /// Loads what the actor keeps of a session; `None` when the session no longer exists.
@@ -125,6 +134,12 @@ fn load(store: &Store, id: i64) -> Result<Option<Loaded>, DbError> {
         secret_votes: state.session.secret_votes,
         reveal: state.session.reveal,
         auto_reveal: state.session.auto_reveal,
+        // A countdown that ran out while no process held the session is over.
+        timer: state
+            .session
+            .timer
+            .filter(|t| t.ends_at > chrono::Utc::now().timestamp_millis()),
+        timer_reveals: state.session.timer_reveals,
         active: state.active.map(|(story, votes, round)| Active {
             story,
             votes,
@@ -169,6 +184,7 @@ impl PokerSession {
             subscription: None,
             presence_share_due: false,
             presence_read_due: false,
+            timer_due: None,
         }
     }
 
@@ -345,6 +361,73 @@ impl PokerSession {
         if let Some(state) = &self.state {
             let event = frames::stories_changed(&state.stories);
             self.broadcast(&event, ctx);
+        }
+    }
+
+    // ---- the countdown ----
+
+    /// Sets (or clears) the round's countdown, schedules its end, and tells everyone.
+    fn set_timer(&mut self, timer: Option<Timer>, ctx: &mut Context<Self>) {
+        let Some(state) = &mut self.state else {
+            return;
+        };
+        let before = std::mem::replace(&mut state.timer, timer);
+        self.schedule_timer(ctx);
+        match timer {
+            Some(timer) => self.broadcast(&frames::timer_started(&timer), ctx),
+            None if before.is_some() => self.broadcast(&ServerEvent::TimerStopped {}, ctx),
+            None => {}
+        }
+    }
+
+    /// Schedules the end of the state's countdown (and forgets an earlier schedule).
+    fn schedule_timer(&mut self, ctx: &mut Context<Self>) {
+        if let Some(handle) = self.timer_due.take() {
+            ctx.cancel_future(handle);
+        }
+        let Some(timer) = self.state.as_ref().and_then(|s| s.timer) else {
+            return;
+        };
+        let left = timer.ends_at - chrono::Utc::now().timestamp_millis();
+        let wait = Duration::from_millis(u64::try_from(left).unwrap_or(0));
+        self.timer_due = Some(ctx.run_later(wait, move |act, ctx| {
+            act.timer_due = None;
+            act.timer_ran_out(timer, ctx);
+        }));
+    }
+
+    /// The countdown ran out: everyone here hears `timer_ended` (each process tells its own
+    /// members at the same moment), and the round is revealed if the session says so (the
+    /// first process to write it does; for the others the write finds it revealed).
+    fn timer_ran_out(&mut self, timer: Timer, ctx: &mut Context<Self>) {
+        let Some(state) = &mut self.state else {
+            return;
+        };
+        if state.timer != Some(timer) {
+            return;
+        }
+        state.timer = None;
+        let reveal =
+            state.timer_reveals && state.active.as_ref().is_some_and(|a| !a.round.revealed);
+        log::info!(session = self.id; "session {}: the countdown ran out", self.id);
+        self.broadcast(&ServerEvent::TimerEnded {}, ctx);
+        if reveal {
+            self.server_reveal(SERVER, "timer_ended", ctx);
+        }
+    }
+
+    /// Sends a running countdown to a socket that just joined.
+    fn send_timer(&mut self, conn: ConnId, ctx: &mut Context<Self>) {
+        let Some(timer) = self.state.as_ref().and_then(|s| s.timer) else {
+            return;
+        };
+        let event = frames::timer_started(&timer);
+        if self
+            .presence
+            .get(conn)
+            .is_some_and(|m| m.dialect.receives(&event))
+        {
+            self.send(conn, frames::encode(&event), ctx);
         }
     }
 
@@ -595,12 +678,15 @@ impl PokerSession {
                     .as_ref()
                     .is_none_or(|b| b.active != state.active || b.deck != state.deck);
                 let stories_differ = before.as_ref().is_some_and(|b| b.stories != state.stories);
+                let timer_before = before.as_ref().and_then(|b| b.timer);
+                let timer_after = state.timer;
                 // The session ran out of stories meanwhile: what members would have heard.
                 let ended = before.as_ref().is_some_and(|b| b.active.is_some())
                     && state.active.is_none()
                     && state.stories.iter().all(|s| s.story_points.is_some());
                 self.version = state.version;
                 self.state = Some(*state);
+                self.schedule_timer(ctx);
                 if announce && before.is_some() {
                     log::info!(
                         "session {}: state reloaded from the database (version {})",
@@ -612,6 +698,12 @@ impl PokerSession {
                     }
                     if stories_differ {
                         self.broadcast_stories(ctx);
+                    }
+                    if timer_before != timer_after {
+                        match timer_after {
+                            Some(timer) => self.broadcast(&frames::timer_started(&timer), ctx),
+                            None => self.broadcast(&ServerEvent::TimerStopped {}, ctx),
+                        }
                     }
                     if ended {
                         let event = frames::session_ended(&self.config.end_redirect_url);
@@ -770,6 +862,7 @@ impl Handler<Join> for PokerSession {
                 },
             );
             act.send_story(&[conn], ctx);
+            act.send_timer(conn, ctx);
             if first_socket {
                 act.share_presence(ctx);
             }

@@ -176,6 +176,16 @@ impl PokerSession {
                 }
                 self.broadcast_story(ctx);
             }
+            SessionChange::TimerStarted { story_id, timer } => {
+                if self.active_for(story_id).is_some() {
+                    self.set_timer(Some(timer), ctx);
+                }
+            }
+            SessionChange::TimerStopped { story_id } => {
+                if self.active_for(story_id).is_some() {
+                    self.set_timer(None, ctx);
+                }
+            }
             SessionChange::Revealed { story_id } => {
                 let Some(active) = self.active_for(story_id) else {
                     return;
@@ -189,6 +199,7 @@ impl PokerSession {
                 };
                 active.votes.clear();
                 active.round = StoryRound::default();
+                self.set_timer(None, ctx);
                 self.broadcast_story(ctx);
             }
             SessionChange::Points { story_id, points } => {
@@ -213,6 +224,7 @@ impl PokerSession {
                     votes,
                     round,
                 }));
+                self.set_timer(None, ctx);
                 self.broadcast_story(ctx);
             }
             SessionChange::QuickRound { story } => {
@@ -226,11 +238,13 @@ impl PokerSession {
                     votes: Vec::new(),
                     round: StoryRound::default(),
                 }));
+                self.set_timer(None, ctx);
                 self.broadcast_story(ctx);
                 self.broadcast_stories(ctx);
             }
             SessionChange::Ended => {
                 self.set_active(None);
+                self.set_timer(None, ctx);
                 let event = frames::session_ended(&self.config.end_redirect_url);
                 self.broadcast(&event, ctx);
             }

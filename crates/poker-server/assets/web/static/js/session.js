@@ -35,6 +35,8 @@ const state = {
   cardsKey: "",
   pointsKey: "",
   ended: false,
+  /** The running countdown: `{endsAt}` in this browser's clock (ms), or null. */
+  timer: null,
 };
 
 let socket = null;
@@ -101,6 +103,43 @@ function quickRound() {
   const time = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
     .format(new Date());
   socket.send("quick_round_requested", { ticket_number: t("quick_round_name", { time }) });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The round's countdown: the server says when it ends in its own clock and what its clock read
+// as it sent the frame, so a browser whose clock is off still counts the same seconds.
+
+let timerTick = null;
+
+function startTimer(data) {
+  const serverNow = Date.parse(data.server_time);
+  const endsAt = Date.parse(data.ends_at);
+  if (Number.isNaN(serverNow) || Number.isNaN(endsAt)) return;
+  state.timer = { endsAt: Date.now() + (endsAt - serverNow) };
+  clearInterval(timerTick);
+  timerTick = setInterval(renderTimer, 250);
+  renderTimer();
+}
+
+function stopTimer() {
+  state.timer = null;
+  clearInterval(timerTick);
+  timerTick = null;
+  renderTimer();
+}
+
+function renderTimer() {
+  const box = byId("timer");
+  const running = !!state.timer && !!state.story;
+  show(box, running);
+  show(byId("timer-stop"), state.canModerate && running);
+  byId("timer-start").disabled = !state.connected || !state.story;
+  byId("timer-stop").disabled = !state.connected;
+  if (!running) return;
+  const left = Math.max(0, Math.ceil((state.timer.endsAt - Date.now()) / 1000));
+  const text = `${Math.floor(left / 60)}:${String(left % 60).padStart(2, "0")}`;
+  byId("timer-left").textContent = text;
+  box.classList.toggle("low", left <= 10);
 }
 
 function pickStory(id) {
@@ -415,6 +454,7 @@ function renderAll() {
   renderVotes();
   renderStories();
   renderParticipants();
+  renderTimer();
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -473,11 +513,13 @@ function renderConnection(connState, info) {
     default:
       break;
   }
+  if (!state.connected) stopTimer();
   if (!state.ended) {
     renderStory();
     renderCards();
     renderVotes();
     renderStories();
+    renderTimer();
   }
 }
 
@@ -519,6 +561,7 @@ function onEvent(name, data) {
       renderCards();
       renderVotes();
       renderStories();
+      renderTimer();
       break;
     }
     case "story_points_submitted": {
@@ -541,6 +584,16 @@ function onEvent(name, data) {
     case "participants_changed":
       state.participants = data.participants || [];
       renderParticipants();
+      break;
+    case "timer_started":
+      startTimer(data);
+      break;
+    case "timer_stopped":
+      stopTimer();
+      break;
+    case "timer_ended":
+      stopTimer();
+      toast(t("timer_ended"));
       break;
     case "poker_session_ended":
       endSession(data.poker_session_end_redirect_url);
@@ -591,6 +644,10 @@ async function main() {
   byId("reveal").addEventListener("click", () => socket.send("reveal_requested", {}));
   byId("abstain").addEventListener("click", abstain);
   byId("quick-round").addEventListener("click", quickRound);
+  byId("timer-start").addEventListener("click", () => {
+    socket.send("timer_start_requested", { seconds: Number(byId("timer-seconds").value) });
+  });
+  byId("timer-stop").addEventListener("click", () => socket.send("timer_stop_requested", {}));
   byId("next").addEventListener("click", () => {
     if (state.pointsSent) return;
     socket.send("next_story_requested", { story_id: null });
