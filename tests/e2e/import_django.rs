@@ -368,7 +368,11 @@ async fn the_originals_database_comes_over_with_its_passwords(backend: Backend) 
     assert_eq!(sprint1["poker_date"], "2024-01-10");
     assert_eq!(
         sprint1["deck"],
-        json!({"points": ["1", "2", "3", "5", "8", "13", "21", "34"], "others": ["Too large", "No idea"]})
+        json!({
+            "points": ["1", "2", "3", "5", "8", "13", "21", "34"],
+            "others": ["Too large", "No idea"],
+            "label_keys": {"Too large": "too_large", "No idea": "no_idea"},
+        })
     );
     // The stories in the order the original's set_story_order gave them, with their points.
     assert_eq!(tickets(&sprint1), ["S1-3", "S1-1", "S1-4", "S1-2"]);

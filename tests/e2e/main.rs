@@ -11,6 +11,7 @@ mod balancer;
 mod bench;
 mod browser;
 mod browser_admin;
+mod browser_languages;
 mod browser_rounds;
 mod browser_stack;
 mod cli;

@@ -39,7 +39,7 @@ async fn sessions_can_be_created_with_each_preset_deck(backend: Backend) {
         let session = server
             .create_session_with_deck(preset, "2025-01-01", Some(json!(preset)))
             .await;
-        let expected = json!({"points": points, "others": others});
+        let expected = json!({"points": points, "others": others, "label_keys": {"Too large": "too_large", "No idea": "no_idea"}});
         assert_eq!(session["deck"], expected, "the {preset} deck");
         let got = server.get_session(id_of(&session)).await;
         assert_eq!(got["deck"], expected, "the stored {preset} deck");
@@ -52,8 +52,10 @@ async fn sessions_can_be_created_with_a_custom_deck(backend: Backend) {
     let session = server
         .create_session_with_deck("Custom", "2025-01-01", Some(deck.clone()))
         .await;
-    assert_eq!(session["deck"], deck);
-    assert_eq!(server.get_session(id_of(&session)).await["deck"], deck);
+    // A custom deck's options are shown as typed: no label keys.
+    let shown = json!({"points": ["½", "1", "2", "3"], "others": ["?", "☕"], "label_keys": {}});
+    assert_eq!(session["deck"], shown);
+    assert_eq!(server.get_session(id_of(&session)).await["deck"], shown);
 
     // Without others, there are none.
     let session = server
@@ -65,7 +67,7 @@ async fn sessions_can_be_created_with_a_custom_deck(backend: Backend) {
         .await;
     assert_eq!(
         session["deck"],
-        json!({"points": ["S", "M", "L"], "others": []})
+        json!({"points": ["S", "M", "L"], "others": [], "label_keys": {}})
     );
 }
 

@@ -232,7 +232,11 @@ async fn patch_session_changes_only_the_given_fields(backend: Backend) {
         .expect_status(200, "new deck");
     assert_eq!(
         redecked["deck"],
-        json!({"points": ["XS", "S", "M", "L", "XL", "XXL"], "others": ["Too large", "No idea"]})
+        json!({
+            "points": ["XS", "S", "M", "L", "XL", "XXL"],
+            "others": ["Too large", "No idea"],
+            "label_keys": {"Too large": "too_large", "No idea": "no_idea"},
+        })
     );
     let custom = admin
         .patch_json(
@@ -243,7 +247,7 @@ async fn patch_session_changes_only_the_given_fields(backend: Backend) {
         .expect_status(200, "custom deck");
     assert_eq!(
         custom["deck"],
-        json!({"points": ["small", "big"], "others": ["?"]})
+        json!({"points": ["small", "big"], "others": ["?"], "label_keys": {}})
     );
 
     let open = admin

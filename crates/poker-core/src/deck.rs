@@ -99,6 +99,29 @@ impl Deck {
         Ok(Deck { points, others })
     }
 
+    /// Translation keys of this deck's options, for clients that show them in their user's
+    /// language: the non-point options of a preset deck ("Too large" → `too_large`, "No idea"
+    /// → `no_idea`). A deck that is no preset has none: its options are shown as typed.
+    pub fn label_keys(&self) -> Vec<(String, &'static str)> {
+        let is_preset = Deck::PRESETS
+            .iter()
+            .any(|name| Deck::preset(name).is_ok_and(|preset| preset == *self));
+        if !is_preset {
+            return Vec::new();
+        }
+        self.others
+            .iter()
+            .filter_map(|option| {
+                let key = match option.as_str() {
+                    "Too large" => "too_large",
+                    "No idea" => "no_idea",
+                    _ => return None,
+                };
+                Some((option.clone(), key))
+            })
+            .collect()
+    }
+
     /// Parses a deck as a client gives it: a preset name, or `{"points": [...], "others": [...]}`.
     pub fn from_json(value: &Value) -> Result<Deck, DeckError> {
         match value {
@@ -195,6 +218,24 @@ fn find_option<'a>(mut options: impl Iterator<Item = &'a str>, raw: &Value) -> O
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn only_preset_decks_name_keys_for_their_labels() {
+        let keys = Deck::default().label_keys();
+        assert_eq!(
+            keys,
+            [
+                ("Too large".to_string(), "too_large"),
+                ("No idea".to_string(), "no_idea")
+            ]
+        );
+        assert_eq!(Deck::preset("tshirt").unwrap().label_keys().len(), 2);
+        // Typed by hand, even with the same words: shown as typed.
+        let custom =
+            Deck::from_json(&serde_json::json!({"points": ["1", "2"], "others": ["No idea"]}))
+                .unwrap();
+        assert!(custom.label_keys().is_empty());
+    }
 
     #[test]
     fn default_deck_is_the_originals() {

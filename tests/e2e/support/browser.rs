@@ -145,8 +145,14 @@ pub struct Browser {
 }
 
 impl Browser {
-    /// Starts chromedriver and a headless Chromium at laptop size.
+    /// Starts chromedriver and a headless Chromium at laptop size, in English.
     pub async fn start(name: &str) -> Browser {
+        Browser::start_in(name, "en-US").await
+    }
+
+    /// As [`start`](Self::start), with the browser's preferred language `language` (a BCP 47
+    /// tag such as `de-DE`), as a user's browser sends it.
+    pub async fn start_in(name: &str, language: &str) -> Browser {
         for binary in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 std::path::Path::new(binary).exists(),
@@ -206,11 +212,11 @@ impl Browser {
                     "--disable-crash-reporter",
                     "--disable-breakpad",
                     "--password-store=basic",
-                    "--lang=en-US",
+                    format!("--lang={language}"),
                     format!("--window-size={width},{height}"),
                     format!("--user-data-dir={profile_dir}"),
                 ],
-                "prefs": {"intl.accept_languages": "en-US,en"},
+                "prefs": {"intl.accept_languages": language},
             },
             "goog:loggingPrefs": {"browser": "ALL"},
         });

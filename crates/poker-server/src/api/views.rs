@@ -59,6 +59,9 @@ pub struct DeckView {
     pub points: Vec<String>,
     /// Other options a voter may pick.
     pub others: Vec<String>,
+    /// Translation keys of options a client may show in its user's language (a preset deck's
+    /// "Too large": `too_large`, "No idea": `no_idea`); options not listed are shown as typed.
+    pub label_keys: std::collections::BTreeMap<String, String>,
 }
 
 impl From<&Deck> for DeckView {
@@ -66,6 +69,11 @@ impl From<&Deck> for DeckView {
         DeckView {
             points: d.points.clone(),
             others: d.others.clone(),
+            label_keys: d
+                .label_keys()
+                .into_iter()
+                .map(|(option, key)| (option, key.to_string()))
+                .collect(),
         }
     }
 }

@@ -48,8 +48,11 @@ function pointsText(points) {
   return points === null || points === undefined ? t("no_points") : String(points);
 }
 
+/** An option as the page shows it: a preset deck's "Too large" and "No idea" in the page's
+ * language (the server names their keys), any other option as it was typed. */
 function optionLabel(option) {
-  return String(option);
+  const key = state.session?.deck?.label_keys?.[option];
+  return key ? t(`deck_option_${key}`) : String(option);
 }
 
 function deckOptions() {
