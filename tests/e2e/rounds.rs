@@ -18,6 +18,7 @@ both_backends!(
     rounds_need_their_rights_and_an_active_story,
     the_reveal_rule_is_checked_over_rest,
     the_original_dialect_gets_the_new_fields_but_no_error_frames,
+    scripts_reveal_a_round_over_rest,
 );
 
 /// A session of two voters and a moderator who cannot vote, sockets joined, the first story
@@ -388,4 +389,42 @@ async fn the_original_dialect_gets_the_new_fields_but_no_error_frames(backend: B
     let frame = original.expect_event("story_changed").await;
     assert_eq!(frame["abstained"], json!([carl.voter()]));
     expect_on_all(&mut t.clients, "story_changed").await;
+}
+
+async fn scripts_reveal_a_round_over_rest(backend: Backend) {
+    let mut t = table(
+        backend,
+        json!({"reveal": "moderator", "auto_reveal": false}),
+    )
+    .await;
+    send_and_see(&mut t, ALICE, "vote_submitted", json!({"choice": "5"})).await;
+    let path = format!("/api/sessions/{}/reveal", t.session.id);
+    t.server
+        .as_user(&t.users[BOB])
+        .post(&path, json!({}))
+        .await
+        .expect_error(403, "a voter reveals");
+    expect_all_quiet(&mut t.clients).await;
+    let mia = t.server.as_user(&t.users[MIA]);
+    let answer = mia
+        .post(&path, json!({}))
+        .await
+        .expect_status(200, "the moderator reveals over REST");
+    assert_eq!(answer["revealed"], true);
+    for frame in expect_on_all(&mut t.clients, "story_changed").await {
+        assert_eq!(frame["revealed"], true);
+        assert_eq!(frame["votes"], json!({"5": [t.users[ALICE].voter()]}));
+    }
+    // Again: nothing changes, nothing is sent.
+    mia.post(&path, json!({}))
+        .await
+        .expect_status(200, "revealed already");
+    expect_all_quiet(&mut t.clients).await;
+    let idle = t.server.create_session("Idle", &[("I-1", "")]).await;
+    mia.post(&format!("/api/sessions/{}/reveal", idle.id), json!({}))
+        .await
+        .expect_error(409, "no active story");
+    mia.post("/api/sessions/424242/reveal", json!({}))
+        .await
+        .expect_error(404, "no such session");
 }

@@ -16,6 +16,7 @@ both_backends!(
     a_countdown_needs_the_right_good_data_and_a_story,
     a_countdown_may_end_without_revealing,
     the_original_dialect_hears_nothing_of_countdowns,
+    scripts_start_and_stop_a_countdown_over_rest,
 );
 
 const ALICE: usize = 0;
@@ -273,4 +274,52 @@ async fn the_original_dialect_hears_nothing_of_countdowns(backend: Backend) {
     let frame = original.expect_event("story_changed").await;
     assert_eq!(frame["revealed"], true);
     original.expect_silence().await;
+}
+
+async fn scripts_start_and_stop_a_countdown_over_rest(backend: Backend) {
+    let mut t = table(backend, json!({})).await;
+    let path = format!("/api/sessions/{}/timer", t.session.id);
+    let mia = t.server.as_user(&t.users[MIA]);
+    let alice = t.server.as_user(&t.users[ALICE]);
+    alice
+        .post(&path, json!({"seconds": 30}))
+        .await
+        .expect_error(403, "a voter starts the countdown");
+    for (body, what) in [
+        (json!({}), "no seconds"),
+        (json!({"seconds": 0}), "zero"),
+        (json!({"seconds": 3601}), "over an hour"),
+        (json!({"seconds": "30"}), "text"),
+    ] {
+        let error = mia.post(&path, body).await.expect_error(422, what);
+        assert_eq!(error["field"], "seconds", "{what}: {error}");
+    }
+    expect_all_quiet(&mut t.clients).await;
+    let started = mia
+        .post(&path, json!({"seconds": 45}))
+        .await
+        .expect_status(201, "start over REST");
+    assert_eq!(started["duration"], 45);
+    for frame in expect_on_all(&mut t.clients, "timer_started").await {
+        assert_eq!(frame["ends_at"], started["ends_at"], "the sockets hear it");
+    }
+    mia.delete_at(&path)
+        .await
+        .expect_status(204, "stop over REST");
+    expect_on_all(&mut t.clients, "timer_stopped").await;
+    assert_eq!(
+        t.server.get_session(t.session.id).await["timer"],
+        Value::Null
+    );
+    mia.post("/api/sessions/999999/timer", json!({"seconds": 5}))
+        .await
+        .expect_error(404, "no such session");
+    // Without an active story: 409.
+    let idle = t.server.create_session("Idle", &[("I-1", "")]).await;
+    mia.post(
+        &format!("/api/sessions/{}/timer", idle.id),
+        json!({"seconds": 5}),
+    )
+    .await
+    .expect_error(409, "no active story");
 }

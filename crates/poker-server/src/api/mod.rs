@@ -8,6 +8,7 @@ pub mod body;
 pub mod docs;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod rounds;
 pub mod sessions;
 pub mod stories;
 pub mod transfer;
@@ -32,7 +33,10 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(sessions::get)
         .service(sessions::update)
         .service(sessions::delete)
-        .service(sessions::quick_round)
+        .service(rounds::quick_round)
+        .service(rounds::reveal)
+        .service(rounds::start_timer)
+        .service(rounds::stop_timer)
         .service(stories::list)
         .service(stories::create)
         .service(stories::reorder)

@@ -8,9 +8,9 @@ use serde::Deserialize;
 use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 
-use super::body::{parse, required, JsonBody, OptionalJsonBody};
+use super::body::{parse, required, JsonBody};
 use super::parse_id;
-use super::views::{ErrorBody, SessionView, StoryView};
+use super::views::{ErrorBody, SessionView};
 use crate::auth::Identity;
 use crate::error::{blocking, or_missing, ApiError};
 use crate::live::change::SessionChange;
@@ -92,14 +92,6 @@ impl UpdateSessionBody {
             timer_reveals: self.timer_reveals,
         })
     }
-}
-
-/// A quick round to start; without a ticket number, the story is named by the server's clock
-/// (`Quick round 14:05`).
-#[derive(Deserialize, ToSchema)]
-pub struct QuickRoundBody {
-    /// 1–200 characters.
-    pub(crate) ticket_number: Option<String>,
 }
 
 /// Filters of the session list.
@@ -249,64 +241,6 @@ pub async fn update(
         state.notify(version, change);
     }
     Ok(HttpResponse::Ok().json(SessionView::new(&session).with_stories(&stories)))
-}
-
-/// (ours) Starts a round without a story: a story named by the time (or `ticket_number`) is
-/// added after the session's last one and becomes the active story, so its votes and points are
-/// kept like any other's. Open sockets get `story_changed` and `stories_changed`. Needs the
-/// right to moderate (or to administer); the body may be empty.
-#[utoipa::path(
-    tag = "sessions",
-    params(("id" = i64, Path, description = "The session's id")),
-    request_body(content = Option<QuickRoundBody>),
-    responses(
-        (status = 201, body = StoryView),
-        (status = 400, body = ErrorBody), (status = 401, body = ErrorBody), (status = 403, body = ErrorBody), (status = 404, body = ErrorBody), (status = 422, body = ErrorBody), (status = 503, body = ErrorBody),
-    ),
-    security(("cookie" = []), ("bearer" = []))
-)]
-#[post("/api/sessions/{id}/quick-round")]
-pub async fn quick_round(
-    state: web::Data<AppState>,
-    identity: Identity,
-    path: web::Path<String>,
-    body: OptionalJsonBody,
-) -> Result<HttpResponse, ApiError> {
-    if !(identity.user.can_moderate || identity.user.is_admin) {
-        return Err(ApiError::Forbidden(
-            "starting a quick round needs the right to moderate".into(),
-        ));
-    }
-    let id = parse_id(&path, "session")?;
-    let ticket = match body.0 {
-        None => None,
-        Some(value) => parse::<QuickRoundBody>(value)?
-            .ticket_number
-            .as_deref()
-            .map(fields::ticket_number)
-            .transpose()?,
-    };
-    let ticket = ticket.unwrap_or_else(crate::live::quick_round_name);
-    let (version, story) = state
-        .store
-        .write(id, move |c| poker_db::live::quick_round(c, id, &ticket))
-        .await
-        .map_err(or_missing("session", id))?;
-    log::info!(
-        "session {id}: quick round {} started by {}",
-        story.id,
-        identity.user.username
-    );
-    state.notify(
-        poker_db::SessionVersion {
-            session_id: id,
-            version,
-        },
-        SessionChange::QuickRound {
-            story: story.clone(),
-        },
-    );
-    Ok(HttpResponse::Created().json(StoryView::from(&story)))
 }
 
 /// Deletes a session. Its stories stay, unassigned; open sockets get `poker_session_ended`.

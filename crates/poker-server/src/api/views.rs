@@ -119,6 +119,15 @@ pub struct TimerView {
     pub duration: i64,
 }
 
+impl From<&poker_db::Timer> for TimerView {
+    fn from(t: &poker_db::Timer) -> Self {
+        TimerView {
+            ends_at: crate::live::frames::wire_time(t.ends_at),
+            duration: t.seconds,
+        }
+    }
+}
+
 /// A poker session.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionView {
@@ -161,12 +170,7 @@ impl SessionView {
             timer: s
                 .timer
                 .filter(|t| t.ends_at > chrono::Utc::now().timestamp_millis())
-                .map(|t| TimerView {
-                    ends_at: chrono::DateTime::from_timestamp_millis(t.ends_at)
-                        .unwrap_or_default()
-                        .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-                    duration: t.seconds,
-                }),
+                .map(|t| TimerView::from(&t)),
             timer_reveals: s.timer_reveals,
             stories: None,
             unpokered_stories: None,

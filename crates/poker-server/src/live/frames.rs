@@ -101,7 +101,7 @@ pub fn points_submitted(points: &str) -> ServerEvent {
 }
 
 /// A time as the wire writes it: RFC 3339 in UTC with milliseconds.
-fn wire_time(millis: i64) -> String {
+pub fn wire_time(millis: i64) -> String {
     chrono::DateTime::from_timestamp_millis(millis)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
