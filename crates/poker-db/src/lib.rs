@@ -6,6 +6,7 @@ pub mod admin;
 pub mod connection;
 pub mod copy;
 pub mod django;
+pub mod invites;
 pub mod live;
 pub mod models;
 pub mod schema;

@@ -13,6 +13,28 @@ diesel::table! {
 }
 
 diesel::table! {
+    invites (id) {
+        id -> BigInt,
+        session_id -> BigInt,
+        token_hash -> Text,
+        role -> Text,
+        created_by -> Nullable<BigInt>,
+        created_at -> BigInt,
+        expires_at -> BigInt,
+        revoked_at -> Nullable<BigInt>,
+    }
+}
+
+diesel::table! {
+    /// Users let in by an invite: each sees its invite's session and nothing else.
+    guests (user_id) {
+        user_id -> BigInt,
+        invite_id -> BigInt,
+        session_id -> BigInt,
+    }
+}
+
+diesel::table! {
     tokens (id) {
         id -> BigInt,
         user_id -> BigInt,
@@ -102,5 +124,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     votes,
     abstentions,
     settings,
-    django_imports
+    django_imports,
+    invites,
+    guests
 );

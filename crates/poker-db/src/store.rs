@@ -67,11 +67,11 @@ pub(crate) fn write_tx<T>(
     }
 }
 
-fn now() -> i64 {
+pub(crate) fn now() -> i64 {
     chrono::Utc::now().timestamp()
 }
 
-fn conflict(e: DieselError, what: &str) -> DbError {
+pub(crate) fn conflict(e: DieselError, what: &str) -> DbError {
     match e {
         DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, _) => {
             DbError::Conflict(what.to_string())

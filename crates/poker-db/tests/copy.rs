@@ -90,7 +90,11 @@ fn populate(url: &DatabaseUrl) {
          UPDATE stories SET revealed = TRUE WHERE id = 2;\n\
          INSERT INTO abstentions (story_id, user_id) VALUES (3, 1), (2, 1);\n\
          INSERT INTO django_imports (kind, django_id, our_id) VALUES \
-         ('user', 7, 1), ('user', 12, 2), ('story', 7, 3), ('vote', 1, 1);\n",
+         ('user', 7, 1), ('user', 12, 2), ('story', 7, 3), ('vote', 1, 1);\n\
+         INSERT INTO invites (session_id, token_hash, role, created_by, created_at, expires_at, \
+         revoked_at) VALUES (1, 'sha256-of-an-invite', 'voter', 1, 1700000020, 1900000000, NULL), \
+         (2, 'sha256-of-a-revoked-invite', 'spectator', NULL, 1700000021, 1900000000, 1700000022);\n\
+         INSERT INTO guests (user_id, invite_id, session_id) VALUES (2, 1, 1);\n",
         quoted(&long_text()),
         STORIES + 2,
         quoted("value with\na newline and 'quotes'"),

@@ -140,9 +140,38 @@ fn presented_token(req: &HttpRequest, cookies: &CookieSettings) -> Option<String
 pub struct Identity {
     pub user: User,
     pub token_hash: String,
+    /// A guest (let in by an invite link) sees this one session and nothing else.
+    pub guest_session: Option<i64>,
 }
 
 impl Identity {
+    /// Whether this identity may see the session `session_id` (a story without a session is
+    /// nobody's guest business).
+    pub fn may_see(&self, session_id: Option<i64>) -> bool {
+        match self.guest_session {
+            None => true,
+            Some(own) => session_id == Some(own),
+        }
+    }
+
+    /// Fails with 404 (as for a session that does not exist: a guest learns nothing of others)
+    /// unless this identity may see `session_id`.
+    pub fn require_session(&self, session_id: Option<i64>, what: &str) -> Result<(), ApiError> {
+        if self.may_see(session_id) {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound(format!("no {what} here")))
+        }
+    }
+
+    /// Fails with 403 for a guest: what needs an account of one's own.
+    pub fn require_member(&self, what: &str) -> Result<(), ApiError> {
+        match self.guest_session {
+            None => Ok(()),
+            Some(_) => Err(ApiError::Forbidden(format!("guests cannot {what}"))),
+        }
+    }
+
     /// Fails with 403 unless the user is an administrator.
     pub fn require_admin(&self) -> Result<(), ApiError> {
         if self.user.is_admin {
@@ -163,10 +192,18 @@ pub async fn identify(req: &HttpRequest, state: &AppState) -> Result<Option<Iden
     let hash = token_hash(&token);
     let store = state.store.clone();
     let lookup = hash.clone();
-    let user = blocking(move || Ok(store.user_by_token(&lookup)?)).await?;
-    Ok(user.map(|user| Identity {
+    let found = blocking(move || {
+        let Some(user) = store.user_by_token(&lookup)? else {
+            return Ok(None);
+        };
+        let guest_session = store.guest_session(user.id)?;
+        Ok(Some((user, guest_session)))
+    })
+    .await?;
+    Ok(found.map(|(user, guest_session)| Identity {
         user,
         token_hash: hash,
+        guest_session,
     }))
 }
 

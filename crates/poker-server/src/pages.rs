@@ -144,6 +144,18 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
     html_page("login.html", &state.settings.instance_name).unwrap_or_else(missing)
 }
 
+/// The join page of an invite link: anyone with the link may open it (its script asks the API
+/// whether the invite is still open).
+#[utoipa::path(
+    tag = "web",
+    params(("token" = String, Path, description = "The invite's secret")),
+    responses((status = 200, content_type = "text/html", description = "The page"))
+)]
+#[get("/join/{token}")]
+pub async fn join(state: web::Data<AppState>) -> HttpResponse {
+    html_page("join.html", &state.settings.instance_name).unwrap_or_else(missing)
+}
+
 /// The site's icon, for browsers that ask for it before reading a page (and for bookmarks).
 #[utoipa::path(tag = "web", responses((status = 200, content_type = "image/x-icon", description = "The icon")))]
 #[get("/favicon.ico")]
@@ -189,6 +201,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(login)
         .service(session)
         .service(admin)
+        .service(join)
         .service(favicon)
         .service(static_file);
 }
@@ -199,7 +212,13 @@ mod tests {
 
     #[test]
     fn every_page_names_the_instance_in_its_footer() {
-        for page in ["login.html", "index.html", "session.html", "admin.html"] {
+        for page in [
+            "login.html",
+            "index.html",
+            "session.html",
+            "admin.html",
+            "join.html",
+        ] {
             let file = Assets::get(page).expect("the page is embedded");
             let text = String::from_utf8_lossy(&file.data);
             assert_eq!(

@@ -108,7 +108,8 @@ async fn open_socket(
         .ok_or_else(ApiError::login_required)?;
     let store = state.store.clone();
     let exists = blocking(move || Ok(store.session(session_id)?.is_some())).await?;
-    if !exists {
+    // A guest's socket goes to its own session only (as if no other existed).
+    if !exists || !identity.may_see(Some(session_id)) {
         return Err(ApiError::NotFound(format!("no session {session_id}")));
     }
     let dialect = Dialect::from_offered(

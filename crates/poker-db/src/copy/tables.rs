@@ -10,7 +10,8 @@ use chrono::NaiveDate;
 use diesel::prelude::*;
 
 use crate::schema::{
-    abstentions, django_imports, poker_sessions, settings, stories, tokens, users, votes,
+    abstentions, django_imports, guests, invites, poker_sessions, settings, stories, tokens, users,
+    votes,
 };
 use crate::DbConnection;
 
@@ -25,6 +26,8 @@ pub const TABLES: &[&str] = &[
     Abstentions::NAME,
     Settings::NAME,
     DjangoImports::NAME,
+    Invites::NAME,
+    Guests::NAME,
 ];
 
 /// Tables whose `id` comes from a sequence (BIGSERIAL on PostgreSQL, AUTOINCREMENT on SQLite).
@@ -35,6 +38,7 @@ pub const WITH_ID_SEQUENCE: &[&str] = &[
     Stories::NAME,
     Votes::NAME,
     Abstentions::NAME,
+    Invites::NAME,
 ];
 
 /// The most bind parameters one INSERT may carry: PostgreSQL allows 65,535 and SQLite (since
@@ -153,6 +157,27 @@ pub(crate) struct SettingRow {
 }
 
 #[derive(Debug, Clone, PartialEq, Queryable, Insertable)]
+#[diesel(table_name = invites, treat_none_as_default_value = false)]
+pub(crate) struct InviteRow {
+    id: i64,
+    session_id: i64,
+    token_hash: String,
+    role: String,
+    created_by: Option<i64>,
+    created_at: i64,
+    expires_at: i64,
+    revoked_at: Option<i64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable)]
+#[diesel(table_name = guests, treat_none_as_default_value = false)]
+pub(crate) struct GuestRow {
+    user_id: i64,
+    invite_id: i64,
+    session_id: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable)]
 #[diesel(table_name = django_imports, treat_none_as_default_value = false)]
 pub(crate) struct DjangoImportRow {
     kind: String,
@@ -223,6 +248,46 @@ id_table!(Sessions, poker_sessions, SessionRow, 13, hold_back(row) {
 id_table!(Stories, stories, StoryRow, 8);
 id_table!(Votes, votes, VoteRow, 4);
 id_table!(Abstentions, abstentions, AbstentionRow, 3);
+id_table!(Invites, invites, InviteRow, 8);
+
+/// Guests, keyed by their user's id.
+pub(crate) struct Guests;
+
+impl CopyTable for Guests {
+    const NAME: &'static str = "guests";
+    const COLUMNS: usize = 3;
+    type Key = i64;
+    type Row = GuestRow;
+
+    fn key(row: &GuestRow) -> i64 {
+        row.user_id
+    }
+
+    fn count(conn: &mut DbConnection) -> QueryResult<i64> {
+        guests::table.count().get_result(conn)
+    }
+
+    fn page(
+        conn: &mut DbConnection,
+        after: Option<&i64>,
+        limit: i64,
+    ) -> QueryResult<Vec<GuestRow>> {
+        guests::table
+            .filter(guests::user_id.gt(after.copied().unwrap_or(i64::MIN)))
+            .order(guests::user_id)
+            .limit(limit)
+            .load(conn)
+    }
+
+    fn insert(conn: &mut DbConnection, rows: &[GuestRow]) -> QueryResult<usize> {
+        match conn {
+            DbConnection::Sqlite(c) => diesel::insert_into(guests::table).values(rows).execute(c),
+            DbConnection::Postgresql(c) => {
+                diesel::insert_into(guests::table).values(rows).execute(c)
+            }
+        }
+    }
+}
 
 pub(crate) struct Settings;
 
@@ -331,6 +396,8 @@ macro_rules! for_table {
             "abstentions" => $f::<$crate::copy::tables::Abstentions>($($args),*),
             "settings" => $f::<$crate::copy::tables::Settings>($($args),*),
             "django_imports" => $f::<$crate::copy::tables::DjangoImports>($($args),*),
+            "invites" => $f::<$crate::copy::tables::Invites>($($args),*),
+            "guests" => $f::<$crate::copy::tables::Guests>($($args),*),
             other => unreachable!("{other} is not in TABLES"),
         }
     };
@@ -380,6 +447,10 @@ mod tests {
                 diesel::debug_query::<diesel::sqlite::Sqlite, _>(&settings::table.limit(1))
                     .to_string()
             }
+            "invites" => diesel::debug_query::<diesel::sqlite::Sqlite, _>(&invites::table.limit(1))
+                .to_string(),
+            "guests" => diesel::debug_query::<diesel::sqlite::Sqlite, _>(&guests::table.limit(1))
+                .to_string(),
             "django_imports" => {
                 diesel::debug_query::<diesel::sqlite::Sqlite, _>(&django_imports::table.limit(1))
                     .to_string()

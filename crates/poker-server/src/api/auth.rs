@@ -159,7 +159,10 @@ pub async fn logout(
 )]
 #[get("/api/auth/me")]
 pub async fn me(identity: Identity) -> HttpResponse {
-    HttpResponse::Ok().json(UserView::from(&identity.user))
+    HttpResponse::Ok().json(UserView {
+        guest_session_id: identity.guest_session,
+        ..UserView::from(&identity.user)
+    })
 }
 
 /// A new bearer token for scripts, shown once. Use it as `Authorization: Bearer <token>` or,
@@ -174,6 +177,7 @@ pub async fn create_token(
     state: web::Data<AppState>,
     identity: Identity,
 ) -> Result<HttpResponse, ApiError> {
+    identity.require_member("make tokens")?;
     let store = state.store.clone();
     let user_id = identity.user.id;
     let token = blocking(move || issue_token(&store, user_id, TokenKind::Api, None)).await?;

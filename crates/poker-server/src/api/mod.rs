@@ -8,6 +8,7 @@ pub mod body;
 pub mod docs;
 #[doc(hidden)]
 pub mod fuzzing;
+pub mod invites;
 pub mod rounds;
 pub mod sessions;
 pub mod stories;
@@ -37,6 +38,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(rounds::reveal)
         .service(rounds::start_timer)
         .service(rounds::stop_timer)
+        .service(invites::create)
+        .service(invites::list)
+        .service(invites::revoke)
+        .service(invites::show)
+        .service(invites::join)
         .service(stories::list)
         .service(stories::create)
         .service(stories::reorder)

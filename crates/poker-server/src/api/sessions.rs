@@ -125,7 +125,7 @@ pub(crate) fn deck(raw: &Value) -> Result<Deck, ApiError> {
 #[get("/api/sessions")]
 pub async fn list(
     state: web::Data<AppState>,
-    _: Identity,
+    identity: Identity,
     query: web::Query<ListQuery>,
 ) -> Result<HttpResponse, ApiError> {
     let open = match query.open.as_deref() {
@@ -137,6 +137,7 @@ pub async fn list(
     let sessions = blocking(move || Ok(store.list_sessions(open)?)).await?;
     let body: Vec<SessionView> = sessions
         .iter()
+        .filter(|s| identity.may_see(Some(s.session.id)))
         .map(|s| SessionView {
             unpokered_stories: Some(s.unpokered_stories),
             ..SessionView::new(&s.session)
@@ -183,10 +184,11 @@ pub async fn create(
 #[get("/api/sessions/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
-    _: Identity,
+    identity: Identity,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, "session")?;
+    identity.require_session(Some(id), "session")?;
     let store = state.store.clone();
     let found = blocking(move || {
         let Some(session) = store.session(id)? else {

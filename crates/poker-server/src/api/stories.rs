@@ -145,10 +145,11 @@ fn session_stories(store: &Store, id: i64) -> Result<Vec<poker_db::Story>, ApiEr
 #[get("/api/sessions/{id}/stories")]
 pub async fn list(
     state: web::Data<AppState>,
-    _: Identity,
+    identity: Identity,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, "session")?;
+    identity.require_session(Some(id), "session")?;
     let store = state.store.clone();
     let stories = blocking(move || session_stories(&store, id)).await?;
     Ok(HttpResponse::Ok().json(stories.iter().map(StoryView::from).collect::<Vec<_>>()))
@@ -236,13 +237,15 @@ pub async fn reorder(
 #[get("/api/stories/{id}")]
 pub async fn get(
     state: web::Data<AppState>,
-    _: Identity,
+    identity: Identity,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, "story")?;
     let store = state.store.clone();
     let story = blocking(move || Ok(store.story(id)?)).await?;
-    let story = story.ok_or_else(|| ApiError::NotFound(format!("no story {id}")))?;
+    let story = story
+        .filter(|s| identity.may_see(s.poker_session_id))
+        .ok_or_else(|| ApiError::NotFound(format!("no story {id}")))?;
     Ok(HttpResponse::Ok().json(StoryView::from(&story)))
 }
 
@@ -387,11 +390,12 @@ pub async fn votes(
 ) -> Result<HttpResponse, ApiError> {
     let id = parse_id(&path, "story")?;
     let store = state.store.clone();
-    let user = identity.user;
     let view = blocking(move || {
         let story = store
             .story(id)?
+            .filter(|s| identity.may_see(s.poker_session_id))
             .ok_or_else(|| ApiError::NotFound(format!("no story {id}")))?;
+        let user = identity.user;
         let session = match story.poker_session_id {
             Some(s) => store.session(s)?,
             None => None,

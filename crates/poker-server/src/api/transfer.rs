@@ -198,10 +198,11 @@ pub async fn import(
 #[get("/api/sessions/{id}/export")]
 pub async fn export(
     state: web::Data<AppState>,
-    _: Identity,
+    identity: Identity,
     path: web::Path<String>,
 ) -> Result<HttpResponse, ApiError> {
     let session_id = parse_id(&path, "session")?;
+    identity.require_session(Some(session_id), "session")?;
     let store = state.store.clone();
     let csv = blocking(move || {
         let rows = store

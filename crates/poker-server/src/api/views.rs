@@ -17,6 +17,10 @@ pub struct UserView {
     pub is_admin: bool,
     /// `vote`, `moderate` and `admin`, as far as the user has them.
     pub permissions: Vec<&'static str>,
+    /// (ours) For a guest let in by an invite link: the one session they may see (only in
+    /// `GET /api/auth/me`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub guest_session_id: Option<i64>,
 }
 
 impl From<&User> for UserView {
@@ -36,6 +40,7 @@ impl From<&User> for UserView {
             can_moderate: u.can_moderate,
             is_admin: u.is_admin,
             permissions,
+            guest_session_id: None,
         }
     }
 }

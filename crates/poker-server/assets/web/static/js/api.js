@@ -90,6 +90,15 @@ export const api = {
     request("POST", `/api/sessions/${sessionId}/stories/import`,
       { body: csv, contentType: "text/csv" }),
 
+  invitation: (token) => request("GET", `/api/invites/${encodeURIComponent(token)}`),
+  join: (token, name) =>
+    request("POST", `/api/invites/${encodeURIComponent(token)}/join`, { body: { name } }),
+  invites: (sessionId) => request("GET", `/api/sessions/${sessionId}/invites`),
+  createInvite: (sessionId, body) =>
+    request("POST", `/api/sessions/${sessionId}/invites`, { body }),
+  revokeInvite: (sessionId, inviteId) =>
+    request("DELETE", `/api/sessions/${sessionId}/invites/${inviteId}`),
+
   users: () => request("GET", "/api/users"),
   createUser: (body) => request("POST", "/api/users", { body }),
   updateUser: (id, body) => request("PATCH", `/api/users/${id}`, { body }),

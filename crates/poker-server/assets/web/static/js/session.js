@@ -145,6 +145,60 @@ function renderTimer() {
   box.classList.toggle("low", left <= 10);
 }
 
+// ---------------------------------------------------------------------------------------------
+// Invites (moderators): a link that lets guests in without an account, listed and revocable.
+
+function renderInvites(invites) {
+  const open = invites.filter((i) => i.open);
+  show(byId("invites"), open.length > 0 || byId("invite-link").value !== "");
+  const when = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "short" });
+  replace(byId("invite-list"), open.map((invite) =>
+    h("li", { class: "invite", dataset: { inviteId: invite.id } },
+      h("span", {}, t("invite_entry", {
+        role: t(invite.role === "voter" ? "invite_voter" : "invite_spectator"),
+        guests: invite.guests,
+        time: when.format(new Date(invite.expires_at)),
+      })),
+      " ",
+      h("button", {
+        type: "button", class: "button small subtle revoke-invite",
+        onclick: () => revokeInvite(invite.id),
+      }, t("invite_revoke")))));
+}
+
+async function loadInvites() {
+  if (!state.canModerate) return;
+  try {
+    renderInvites(await api.invites(sessionId));
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 401)) toast(errorText(e), "error");
+  }
+}
+
+async function createInvite() {
+  try {
+    const invite = await api.createInvite(sessionId, { role: byId("invite-role").value });
+    const link = byId("invite-link");
+    link.value = new URL(invite.link, location.origin).href;
+    await loadInvites();
+    link.focus();
+    link.select();
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 401)) toast(errorText(e), "error");
+  }
+}
+
+async function revokeInvite(id) {
+  try {
+    await api.revokeInvite(sessionId, id);
+    byId("invite-link").value = "";
+    toast(t("invite_revoked"), "success");
+    await loadInvites();
+  } catch (e) {
+    if (!(e instanceof ApiError && e.status === 401)) toast(errorText(e), "error");
+  }
+}
+
 function pickStory(id) {
   if (!state.connected || state.story?.id === id) return;
   socket.send("next_story_requested", { story_id: id });
@@ -651,6 +705,7 @@ async function main() {
     socket.send("timer_start_requested", { seconds: Number(byId("timer-seconds").value) });
   });
   byId("timer-stop").addEventListener("click", () => socket.send("timer_stop_requested", {}));
+  byId("invite-create").addEventListener("click", createInvite);
   byId("next").addEventListener("click", () => {
     if (state.pointsSent) return;
     socket.send("next_story_requested", { story_id: null });
@@ -678,6 +733,7 @@ async function main() {
     return;
   }
   renderAll();
+  loadInvites();
 
   socket = new PokerSocket(sessionId, {
     onEvent,

@@ -1,0 +1,2 @@
+DROP TABLE guests;
+DROP TABLE invites;

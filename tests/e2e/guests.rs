@@ -1,0 +1,333 @@
+//! Guests by invite link (README, "Guests by invite link"): a moderator's invite, a guest who
+//! joins with a name and sees that one session only, and revoking, which ends their logins and
+//! closes their sockets with 4001.
+
+use serde_json::{json, Value};
+
+use crate::support::admin::AdminHttp;
+use crate::support::{
+    assert_participants, handshake_status, with_cookie, Backend, Http, Rights, Server, WsClient,
+};
+
+both_backends!(
+    a_guest_joins_by_link_votes_and_sees_only_that_session,
+    revoking_an_invite_ends_its_guests_logins_and_sockets,
+    invites_and_joins_are_checked,
+);
+
+/// A guest who joined through `token` with `name`: their client (holding the login cookie) and
+/// the answer.
+async fn join(server: &Server, token: &str, name: &str) -> (Http, Value) {
+    let guest = server.http();
+    let joined = guest
+        .post(
+            &format!("/api/invites/{token}/join"),
+            json!({ "name": name }),
+        )
+        .await
+        .expect_status(201, &format!("{name} joins"));
+    (guest, joined)
+}
+
+/// A socket of the guest's client on `session_id`.
+async fn guest_socket(server: &Server, guest: &Http, session_id: i64, name: &str) -> WsClient {
+    let cookie = guest
+        .cookie_header()
+        .expect("the guest holds the login cookie");
+    let request = with_cookie(server.ws_request(&server.ws_url(session_id)), &cookie);
+    WsClient::connect(request, name)
+        .await
+        .unwrap_or_else(|e| panic!("{name} connects: {e}"))
+}
+
+async fn a_guest_joins_by_link_votes_and_sees_only_that_session(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mia = server.create_user("mia", Rights::Moderator).await;
+    let ours = server
+        .create_session("Ours", &[("G-1", "Guest story")])
+        .await;
+    let other = server.create_session("Other", &[("O-1", "Secret")]).await;
+    let invite = server
+        .as_user(&mia)
+        .post(&format!("/api/sessions/{}/invites", ours.id), json!({}))
+        .await
+        .expect_status(201, "a moderator makes an invite");
+    assert_eq!(invite["role"], "voter", "voter by default");
+    assert_eq!(invite["open"], true);
+    let token = invite["token"]
+        .as_str()
+        .expect("the secret, shown once")
+        .to_string();
+    assert_eq!(invite["link"], format!("/join/{token}"));
+    assert!(token.len() >= 40, "a long random secret: {token}");
+
+    // The link, before joining: anyone may see where it leads.
+    let shown = server
+        .http()
+        .get(&format!("/api/invites/{token}"))
+        .await
+        .expect_status(200, "the invitation");
+    assert_eq!(shown["session_name"], "Ours");
+    assert_eq!(shown["role"], "voter");
+
+    let (guest, joined) = join(&server, &token, "Gustav").await;
+    assert_eq!(joined["session_id"], ours.id);
+    assert_eq!(joined["user"]["username"], "Gustav");
+    assert_eq!(joined["user"]["permissions"], json!(["vote"]));
+    let me = guest.get("/api/auth/me").await.expect_status(200, "me");
+    assert_eq!(me["guest_session_id"], ours.id);
+    let gustav = me["id"].as_i64().expect("an id");
+
+    // One session, and nothing else.
+    let listed = guest.get("/api/sessions").await.expect_status(200, "list");
+    let ids: Vec<i64> = listed
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|s| s["id"].as_i64())
+        .collect();
+    assert_eq!(ids, [ours.id], "a guest lists their session only");
+    guest
+        .get(&format!("/api/sessions/{}", ours.id))
+        .await
+        .expect_status(200, "their session");
+    for path in [
+        format!("/api/sessions/{}", other.id),
+        format!("/api/sessions/{}/stories", other.id),
+        format!("/api/stories/{}", other.stories[0].id),
+        format!("/api/stories/{}/votes", other.stories[0].id),
+        format!("/api/sessions/{}/export", other.id),
+    ] {
+        guest.get(&path).await.expect_error(404, &path);
+    }
+    guest
+        .post("/api/auth/tokens", json!({}))
+        .await
+        .expect_error(403, "a guest makes a bearer token");
+    guest.get("/api/users").await.expect_error(403, "users");
+    guest
+        .get(&format!("/api/sessions/{}/invites", ours.id))
+        .await
+        .expect_error(403, "a guest lists invites");
+    let cookie = guest.cookie_header().expect("cookie");
+    assert_eq!(
+        handshake_status(with_cookie(
+            server.ws_request(&server.ws_url(other.id)),
+            &cookie
+        ))
+        .await,
+        404,
+        "no socket on another session"
+    );
+
+    // On the session's socket like anyone else: in participants_changed, and voting.
+    let mut mod_ws = server.connect(ours.id, &mia).await;
+    mod_ws.expect_event("participants_changed").await;
+    mod_ws
+        .send_event(
+            "next_story_requested",
+            json!({"story_id": ours.stories[0].id}),
+        )
+        .await;
+    mod_ws.expect_event("story_changed").await;
+    let mut guest_ws = guest_socket(&server, &guest, ours.id, "Gustav").await;
+    guest_ws.expect_event("story_changed").await;
+    let participants = guest_ws.expect_event("participants_changed").await;
+    let names: Vec<&str> = participants["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .filter_map(|p| p["name"].as_str())
+        .collect();
+    assert_eq!(names, ["Gustav", "mia"]);
+    mod_ws.expect_event("participants_changed").await;
+    guest_ws
+        .send_event("vote_submitted", json!({"choice": "8"}))
+        .await;
+    let seen = mod_ws.expect_event("story_changed").await;
+    assert_eq!(
+        seen["votes"],
+        json!({"8": [{"id": gustav, "name": "Gustav"}]})
+    );
+
+    // The list shows the invite with its guest, not its secret.
+    let invites = server
+        .as_user(&mia)
+        .get(&format!("/api/sessions/{}/invites", ours.id))
+        .await
+        .expect_status(200, "the invites");
+    assert_eq!(invites[0]["guests"], 1);
+    assert!(
+        invites[0].get("token").is_none(),
+        "the secret is shown once only"
+    );
+    // A name is one person's: taken names are refused.
+    for taken in ["Gustav", "mia"] {
+        let error = server
+            .http()
+            .post(
+                &format!("/api/invites/{token}/join"),
+                json!({ "name": taken }),
+            )
+            .await
+            .expect_error(422, &format!("join as {taken}"));
+        assert_eq!(error["field"], "name");
+    }
+}
+
+async fn revoking_an_invite_ends_its_guests_logins_and_sockets(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mia = server.create_user("mia", Rights::Moderator).await;
+    let session = server.create_session("Watched", &[("W-1", "")]).await;
+    let invite = server
+        .as_user(&mia)
+        .post(
+            &format!("/api/sessions/{}/invites", session.id),
+            json!({"role": "spectator", "expires_in_hours": 2}),
+        )
+        .await
+        .expect_status(201, "a spectators' invite");
+    let token = invite["token"].as_str().expect("token").to_string();
+    let (guest, joined) = join(&server, &token, "Wanda").await;
+    assert_eq!(joined["user"]["permissions"], json!([]), "a spectator");
+    let mut mod_ws = server.connect(session.id, &mia).await;
+    mod_ws.expect_event("participants_changed").await;
+    let mut guest_ws = guest_socket(&server, &guest, session.id, "Wanda").await;
+    let data = guest_ws.expect_event("participants_changed").await;
+    assert_eq!(data["participants"].as_array().map(Vec::len), Some(2));
+    mod_ws.expect_event("participants_changed").await;
+    mod_ws
+        .send_event(
+            "next_story_requested",
+            json!({"story_id": session.stories[0].id}),
+        )
+        .await;
+    mod_ws.expect_event("story_changed").await;
+    guest_ws.expect_event("story_changed").await;
+    guest_ws
+        .send_event("vote_submitted", json!({"choice": "3"}))
+        .await;
+    guest_ws.expect_error("forbidden").await;
+
+    server
+        .as_user(&mia)
+        .delete_at(&format!(
+            "/api/sessions/{}/invites/{}",
+            session.id, invite["id"]
+        ))
+        .await
+        .expect_status(204, "revoke");
+    assert_eq!(
+        guest_ws.expect_close_code().await,
+        4001,
+        "the guest's socket ends"
+    );
+    let data = mod_ws.expect_event("participants_changed").await;
+    assert_participants(&data, &[&mia]);
+    guest
+        .get("/api/auth/me")
+        .await
+        .expect_error(401, "the guest's login ended");
+    server
+        .http()
+        .get(&format!("/api/invites/{token}"))
+        .await
+        .expect_error(404, "a revoked invite");
+    server
+        .http()
+        .post(
+            &format!("/api/invites/{token}/join"),
+            json!({"name": "Late"}),
+        )
+        .await
+        .expect_error(404, "join through a revoked invite");
+    let invites = server
+        .as_user(&mia)
+        .get(&format!("/api/sessions/{}/invites", session.id))
+        .await
+        .expect_status(200, "the invites");
+    assert_eq!(invites[0]["open"], false);
+    assert!(invites[0]["revoked_at"].is_string());
+    // Revoking again changes nothing.
+    server
+        .as_user(&mia)
+        .delete_at(&format!(
+            "/api/sessions/{}/invites/{}",
+            session.id, invite["id"]
+        ))
+        .await
+        .expect_status(204, "revoke again");
+}
+
+async fn invites_and_joins_are_checked(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mia = server.create_user("mia", Rights::Moderator).await;
+    let alice = server.create_user("alice", Rights::Voter).await;
+    let session = server.create_session("Checked", &[]).await;
+    let path = format!("/api/sessions/{}/invites", session.id);
+    let host = server.as_user(&mia);
+    for (body, field) in [
+        (json!({"role": "admin"}), "role"),
+        (json!({"role": 1}), "role"),
+        (json!({"expires_in_hours": 0}), "expires_in_hours"),
+        (json!({"expires_in_hours": 721}), "expires_in_hours"),
+    ] {
+        let error = host
+            .post(&path, body.clone())
+            .await
+            .expect_error(422, &format!("{body}"));
+        assert_eq!(error["field"], field, "{body}");
+    }
+    server
+        .as_user(&alice)
+        .post(&path, json!({}))
+        .await
+        .expect_error(403, "a voter invites");
+    server
+        .http()
+        .post(&path, json!({}))
+        .await
+        .expect_error(401, "nobody invites");
+    host.post("/api/sessions/987654/invites", json!({}))
+        .await
+        .expect_error(404, "an invite to no session");
+    host.delete_at(&format!("{path}/987654"))
+        .await
+        .expect_error(404, "revoke no invite");
+    assert_eq!(
+        host.get(&path).await.expect_status(200, "list"),
+        json!([]),
+        "nothing was made"
+    );
+    let invite = host
+        .post(&path, json!({}))
+        .await
+        .expect_status(201, "an invite");
+    let token = invite["token"].as_str().expect("token");
+    for (body, what) in [
+        (json!({}), "no name"),
+        (json!({"name": ""}), "an empty name"),
+        (json!({"name": "x".repeat(151)}), "a long name"),
+        (json!({"name": 7}), "a number"),
+    ] {
+        let error = server
+            .http()
+            .post(&format!("/api/invites/{token}/join"), body)
+            .await
+            .expect_error(422, what);
+        assert_eq!(error["field"], "name", "{what}");
+    }
+    server
+        .http()
+        .get("/api/invites/not-a-real-invite")
+        .await
+        .expect_error(404, "an unknown invite");
+    server
+        .http()
+        .post(
+            "/api/invites/not-a-real-invite/join",
+            json!({"name": "Nobody"}),
+        )
+        .await
+        .expect_error(404, "join through an unknown invite");
+}
