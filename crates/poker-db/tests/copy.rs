@@ -90,7 +90,16 @@ fn populate(url: &DatabaseUrl) {
          UPDATE stories SET revealed = TRUE WHERE id = 2;\n\
          INSERT INTO abstentions (story_id, user_id) VALUES (3, 1), (2, 1);\n\
          INSERT INTO django_imports (kind, django_id, our_id) VALUES \
-         ('user', 7, 1), ('user', 12, 2), ('story', 7, 3), ('vote', 1, 1);\n",
+         ('user', 7, 1), ('user', 12, 2), ('story', 7, 3), ('vote', 1, 1);\n\
+         INSERT INTO webhooks (url, session_id, secret, created_at) VALUES \
+         ('http://hooks.example/all', NULL, 'whsec-ünï', 1700000020), \
+         ('https://hooks.example/one', 1, 'whsec-2', 1700000021);\n\
+         INSERT INTO webhook_deliveries (webhook_id, event_id, event, session_id, payload, status, \
+         attempts, status_code, error, attempt_log, created_at, updated_at) VALUES \
+         (1, 'evt_1', 'points_set', 1, '{{\"event\": \"points_set\"}}', 'delivered', 2, 200, NULL, \
+         '[{{\"at\": 1700000030000, \"status_code\": 500}}]', 1700000030000, 1700000031000), \
+         (2, 'evt_2', 'session_ended', 1, '{{}}', 'failed', 5, NULL, 'connection refused', '[]', \
+         1700000032000, 1700000033000);\n",
         quoted(&long_text()),
         STORIES + 2,
         quoted("value with\na newline and 'quotes'"),
