@@ -14,6 +14,7 @@ use utoipa::{Modify, OpenApi};
         (name = "users", description = "Accounts (administrators)"),
         (name = "sessions", description = "Poker sessions"),
         (name = "stories", description = "Stories and their votes"),
+        (name = "webhooks", description = "Signed event deliveries to registered URLs (administrators)"),
         (name = "operations", description = "Health, readiness, live sockets, this document"),
         (name = "web", description = "The web UI's pages and files"),
     )
