@@ -41,6 +41,12 @@ const PROTOCOL_TABLE: &[(&str, &str)] = &[
     ("post", "/api/sessions/{id}/stories/import"),
     ("get", "/api/sessions/{id}/export"),
     ("get", "/api/openapi.json"),
+    // README, "Webhooks" (ours).
+    ("get", "/api/webhooks"),
+    ("post", "/api/webhooks"),
+    ("get", "/api/webhooks/{id}"),
+    ("delete", "/api/webhooks/{id}"),
+    ("get", "/api/webhooks/{id}/deliveries"),
 ];
 
 const METHODS: &[&str] = &[
