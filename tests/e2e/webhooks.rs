@@ -14,6 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use crate::support::admin::{expect_invalid, id_of, AdminHttp};
+use crate::support::cluster::{machine_redis, start_processes};
 use crate::support::{Backend, Http, Rights, Server, ServerOptions};
 
 both_backends!(
@@ -24,6 +25,18 @@ both_backends!(
     session_hooks_hear_their_session_only_and_global_hooks_every_session,
     the_rest_api_checks_rights_urls_and_ids_and_never_shows_a_secret_again,
 );
+
+mod processes {
+    #[tokio::test(flavor = "multi_thread")]
+    #[cfg_attr(
+        not(all(postgres_tests, redis_tests)),
+        ignore = "TEST_DATABASE_URL and TEST_REDIS_URL not both set: the tests of several \
+                  processes need PostgreSQL and Redis"
+    )]
+    async fn each_change_fires_once_with_two_processes_sharing_the_session() {
+        super::each_change_fires_once_with_two_processes_sharing_the_session().await;
+    }
+}
 
 /// How long a delivery may take to arrive.
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(10);
@@ -686,4 +699,45 @@ async fn the_rest_api_checks_rights_urls_and_ids_and_never_shows_a_secret_again(
         admin.get("/api/webhooks").await.expect_status(200, "list"),
         json!([])
     );
+}
+
+/// With Redis every process applies every change; only the one that committed it sends.
+async fn each_change_fires_once_with_two_processes_sharing_the_session() {
+    let servers = start_processes(2, machine_redis(), ServerOptions::default()).await;
+    let (a, b) = (&servers[0], &servers[1]);
+    let mut receiver = Receiver::start(Mode::Answer(Vec::new())).await;
+    let admin = a.admin().await;
+    register(&admin, &receiver.url, None, "shared").await;
+    let session = a
+        .create_session("Shared", &[("C-1", ""), ("C-2", "")])
+        .await;
+    let on_a = a.create_user("mod_a", Rights::Moderator).await;
+    let on_b = b.create_user("mod_b", Rights::Moderator).await;
+    let mut client_a = a.connect(session.id, &on_a).await;
+    let mut client_b = b.connect(session.id, &on_b).await;
+    let wait = Duration::from_secs(5);
+    for (story, points, client) in [
+        (session.stories[0].id, "3", &mut client_a),
+        (session.stories[1].id, "8", &mut client_b),
+    ] {
+        client
+            .send_event("next_story_requested", json!({"story_id": story}))
+            .await;
+        client.find_event("story_changed", wait).await;
+        client
+            .send_event("points_submitted", json!({"story_points": points}))
+            .await;
+        client.find_event("story_points_submitted", wait).await;
+        let body = receiver.next().await.json();
+        assert_eq!(body["event"], "points_set", "{body}");
+        assert_eq!(body["data"]["story"]["id"], story, "{body}");
+    }
+    client_a
+        .send_event("next_story_requested", json!({"story_id": null}))
+        .await;
+    client_a.find_event("poker_session_ended", wait).await;
+    client_b.find_event("poker_session_ended", wait).await;
+    let body = receiver.next().await.json();
+    assert_eq!(body["event"], "session_ended", "{body}");
+    receiver.expect_nothing(Duration::from_secs(1)).await;
 }

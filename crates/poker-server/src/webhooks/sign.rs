@@ -152,19 +152,10 @@ mod tests {
 
     #[test]
     fn the_signature_is_hmac_sha256_of_timestamp_dot_body() {
-        // The same as: printf '%s' '1700000000.{"a":1}' | openssl dgst -sha256 -hmac whsec_test
+        // printf '%s' '1700000000.{"a":1}' | openssl dgst -sha256 -hmac whsec_test
         assert_eq!(
             signature("whsec_test", 1_700_000_000, "{\"a\":1}"),
-            "t=1700000000,v1=".to_string()
-                + &{
-                    let mut mac = Hmac::<Sha256>::new_from_slice(b"whsec_test").unwrap();
-                    mac.update(b"1700000000.{\"a\":1}");
-                    mac.finalize()
-                        .into_bytes()
-                        .iter()
-                        .map(|b| format!("{b:02x}"))
-                        .collect::<String>()
-                }
+            "t=1700000000,v1=38877139021993b830af32feea6e18a8da83eb2f6e49ee50bd9e4cf4ca4d3789"
         );
         assert_ne!(signature("a", 1, "x"), signature("b", 1, "x"));
         assert_ne!(signature("a", 1, "x"), signature("a", 2, "x"));
