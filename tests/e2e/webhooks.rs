@@ -14,7 +14,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
 use crate::support::admin::{expect_invalid, id_of, AdminHttp};
-use crate::support::cluster::{machine_redis, start_processes};
+use crate::support::cluster::{machine_redis, metric, start_processes};
 use crate::support::{Backend, Http, Rights, Server, ServerOptions};
 
 both_backends!(
@@ -428,6 +428,8 @@ async fn a_receiver_failing_twice_gets_three_attempts_shown_in_the_log(backend: 
         chrono::DateTime::parse_from_rfc3339(entry[key].as_str().unwrap_or_default())
             .unwrap_or_else(|e| panic!("{key} is RFC 3339 ({e}): {entry}"));
     }
+    let delivered = r#"poker_webhook_deliveries_total{outcome="delivered"}"#;
+    assert_eq!(metric(&server, delivered).await, 1.0, "{delivered}");
 }
 
 async fn a_receiver_that_hangs_never_delays_the_session_and_fails_after_the_retries(
@@ -503,6 +505,8 @@ async fn a_receiver_that_hangs_never_delays_the_session_and_fails_after_the_retr
             );
         }
     }
+    let failed = r#"poker_webhook_deliveries_total{outcome="failed"}"#;
+    assert_eq!(metric(&server, failed).await, 4.0, "{failed}");
     let hang_log = settled_deliveries(&admin, id_of(&hang_hook), 2).await;
     assert!(
         hang_log[0]["error"]

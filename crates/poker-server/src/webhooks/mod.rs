@@ -78,6 +78,7 @@ impl Webhooks {
             at: chrono::Utc::now(),
         };
         if let Err(e) = self.queue.try_send(event) {
+            crate::metrics::webhook_delivery("dropped");
             log::warn!(
                 session = session_id;
                 "webhooks: event {} dropped, the queue is {}",
@@ -98,20 +99,19 @@ pub fn points_set(story: &poker_db::Story, points: &str) -> Value {
 
 /// `data` of `stories_imported`.
 pub fn stories_imported(stories: &[poker_db::Story]) -> Value {
-    let stories: Vec<Value> = stories
-        .iter()
-        .map(|s| json!({"id": s.id, "label": s.label(), "story_points": s.story_points}))
-        .collect();
-    json!({"count": stories.len(), "stories": stories})
+    json!({"count": stories.len(), "stories": story_list(stories)})
 }
 
 /// `data` of `session_ended`, read by the worker: the session's stories and their points.
 fn session_ended(stories: &[poker_db::Story]) -> Value {
-    let stories: Vec<Value> = stories
+    json!({"stories": story_list(stories)})
+}
+
+fn story_list(stories: &[poker_db::Story]) -> Vec<Value> {
+    stories
         .iter()
         .map(|s| json!({"id": s.id, "label": s.label(), "story_points": s.story_points}))
-        .collect();
-    json!({"stories": stories})
+        .collect()
 }
 
 fn now_ms() -> i64 {
@@ -148,6 +148,7 @@ async fn run(
                 log::warn!(session = session_id; "webhooks: event {} lost: {e}", kind.as_str());
                 continue;
             }
+            // The blocking pool is gone: the server is stopping.
             Err(_) => return,
         };
         let data = match stories {
@@ -190,6 +191,7 @@ async fn run(
                 Err(_) => return,
             };
             if full {
+                crate::metrics::webhook_delivery("dropped");
                 log::warn!(
                     session = session_id;
                     "webhooks: delivery {delivery_id} to hook {webhook_id} dropped: \
@@ -269,6 +271,7 @@ impl Attempts {
                 log::warn!("webhooks: delivery {id}: attempt {n} not recorded: {e}");
             }
             if last {
+                crate::metrics::webhook_delivery(status);
                 if !delivered {
                     log::warn!(
                         "webhooks: delivery {id} of {} to hook {} failed after {n} attempts",
