@@ -142,10 +142,7 @@ pub async fn create(
                 format!("must be 1 to {MAX_SECRET_LEN} characters"),
             ))
         }
-        None => (
-            sign::new_secret().map_err(|e| ApiError::Internal(e.to_string()))?,
-            true,
-        ),
+        None => (sign::new_secret(), true),
     };
     let store = state.store.clone();
     let stored = secret.clone();

@@ -46,8 +46,8 @@ pub fn checked_url(raw: &str) -> Result<String, BadUrl> {
         "http" => {}
         "https" => {
             return Err(BadUrl(
-                "https is not supported by this build (it has no TLS stack); use http, for \
-                 example through a forwarding proxy"
+                "https is not supported by this build (it has no TLS stack); register the \
+                 http URL of a relay that forwards to the https receiver"
                     .into(),
             ))
         }
@@ -71,9 +71,7 @@ pub fn signature(secret: &str, timestamp: i64, body: &str) -> String {
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body.as_bytes());
-    let digest = mac.finalize().into_bytes();
-    let hex: String = digest.iter().map(|b| format!("{b:02x}")).collect();
-    format!("t={timestamp},v1={hex}")
+    format!("t={timestamp},v1={}", hex(&mac.finalize().into_bytes()))
 }
 
 /// When attempts are made: the first at once, each retry after twice the wait before it.
@@ -94,31 +92,18 @@ impl Schedule {
     }
 }
 
-/// A random secret, shown once: `whsec_` and 32 random bytes in hex.
-pub fn new_secret() -> Result<String, getrandom::Error> {
-    let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)?;
-    Ok(format!(
-        "whsec_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    ))
+/// A random secret, shown once: `whsec_` and 256 random bits (the tokens' kind of secret).
+pub fn new_secret() -> String {
+    format!("whsec_{}", crate::auth::new_secret())
 }
 
-/// A random event id: `evt_` and 16 random bytes in hex.
+/// A random event id: `evt_` and 128 random bits in hex.
 pub fn new_event_id() -> String {
-    static COUNT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-    let mut bytes = [0u8; 16];
-    if getrandom::fill(&mut bytes).is_err() {
-        // Without randomness, the time and a count still make the id unique in this process.
-        let nanos = chrono::Utc::now().timestamp_nanos_opt().unwrap_or(0);
-        let count = COUNT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        bytes[..8].copy_from_slice(&nanos.to_le_bytes());
-        bytes[8..].copy_from_slice(&count.to_le_bytes());
-    }
-    format!(
-        "evt_{}",
-        bytes.iter().map(|b| format!("{b:02x}")).collect::<String>()
-    )
+    format!("evt_{}", hex(&crate::auth::random_bytes::<16>()))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -174,9 +159,9 @@ mod tests {
 
     #[test]
     fn secrets_and_ids_are_random() {
-        let (a, b) = (new_secret().unwrap(), new_secret().unwrap());
+        let (a, b) = (new_secret(), new_secret());
         assert_ne!(a, b);
-        assert_eq!(a.len(), "whsec_".len() + 64);
+        assert_eq!(a.len(), "whsec_".len() + 43);
         assert_ne!(new_event_id(), new_event_id());
     }
 }
