@@ -111,7 +111,8 @@ fn a_hook_keeps_its_last_deliveries_and_they_go_with_it_or_its_session() {
     store.delete_session(doomed).unwrap();
     assert_eq!(store.webhook(hook.id).unwrap(), None);
     assert!(store.deliveries(hook.id, 50).unwrap().is_empty());
-    assert_eq!(store.webhooks().unwrap(), [global.clone()]);
+    let left: Vec<i64> = store.webhooks().unwrap().iter().map(|h| h.id).collect();
+    assert_eq!(left, [global.id]);
     // A hook's log goes with it.
     store.delete_webhook(global.id).unwrap();
     assert!(store.deliveries(global.id, 50).unwrap().is_empty());
