@@ -56,4 +56,5 @@ mod shutdown;
 mod slow_client;
 mod slow_clients;
 mod timer;
+mod webhooks;
 mod websocket_events;

@@ -41,6 +41,23 @@ const PROTOCOL_TABLE: &[(&str, &str)] = &[
     ("post", "/api/sessions/{id}/stories/import"),
     ("get", "/api/sessions/{id}/export"),
     ("get", "/api/openapi.json"),
+    // README, "Webhooks" (ours).
+    ("get", "/api/webhooks"),
+    ("post", "/api/webhooks"),
+    ("get", "/api/webhooks/{id}"),
+    ("delete", "/api/webhooks/{id}"),
+    ("get", "/api/webhooks/{id}/deliveries"),
+    // README, "Quick rounds", "Reveal and abstaining", "Timer" (ours).
+    ("post", "/api/sessions/{id}/quick-round"),
+    ("post", "/api/sessions/{id}/reveal"),
+    ("post", "/api/sessions/{id}/timer"),
+    ("delete", "/api/sessions/{id}/timer"),
+    // README, "Guests by invite link" (ours).
+    ("post", "/api/sessions/{id}/invites"),
+    ("get", "/api/sessions/{id}/invites"),
+    ("delete", "/api/sessions/{id}/invites/{invite_id}"),
+    ("get", "/api/invites/{token}"),
+    ("post", "/api/invites/{token}/join"),
 ];
 
 const METHODS: &[&str] = &[

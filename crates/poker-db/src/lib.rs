@@ -6,6 +6,7 @@ pub mod admin;
 pub mod connection;
 pub mod copy;
 pub mod django;
+pub mod hooks;
 pub mod invites;
 pub mod live;
 pub mod models;
@@ -17,6 +18,7 @@ pub use admin::{
     ExportRow, ReorderError, SessionPatch, StoryEdit, StoryPatch, StoryRemoval, UserPatch,
 };
 pub use connection::{DatabaseUrl, DbConnection};
+pub use hooks::{Delivery, DeliveryUpdate, NewDelivery, Webhook, WebhookTarget};
 pub use models::*;
 pub use store::{Store, TokenKind};
 pub use writer::{WriteShape, Writer};

@@ -109,12 +109,44 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    /// URLs that hear of a session's events (`session_id`), or of every session's (NULL).
+    webhooks (id) {
+        id -> BigInt,
+        url -> Text,
+        session_id -> Nullable<BigInt>,
+        secret -> Text,
+        created_at -> BigInt,
+    }
+}
+
+diesel::table! {
+    /// One event sent to one webhook, with its attempts (times in milliseconds).
+    webhook_deliveries (id) {
+        id -> BigInt,
+        webhook_id -> BigInt,
+        event_id -> Text,
+        event -> Text,
+        session_id -> Nullable<BigInt>,
+        payload -> Text,
+        status -> Text,
+        attempts -> BigInt,
+        status_code -> Nullable<BigInt>,
+        error -> Nullable<Text>,
+        attempt_log -> Text,
+        created_at -> BigInt,
+        updated_at -> BigInt,
+    }
+}
+
 diesel::joinable!(tokens -> users (user_id));
 diesel::joinable!(votes -> users (user_id));
 diesel::joinable!(votes -> stories (story_id));
 diesel::joinable!(abstentions -> users (user_id));
 diesel::joinable!(abstentions -> stories (story_id));
 diesel::joinable!(stories -> poker_sessions (poker_session_id));
+diesel::joinable!(webhooks -> poker_sessions (session_id));
+diesel::joinable!(webhook_deliveries -> webhooks (webhook_id));
 
 diesel::allow_tables_to_appear_in_same_query!(
     users,
@@ -126,5 +158,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     settings,
     django_imports,
     invites,
-    guests
+    guests,
+    webhooks,
+    webhook_deliveries
 );

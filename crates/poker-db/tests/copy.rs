@@ -94,7 +94,16 @@ fn populate(url: &DatabaseUrl) {
          INSERT INTO invites (session_id, token_hash, role, created_by, created_at, expires_at, \
          revoked_at) VALUES (1, 'sha256-of-an-invite', 'voter', 1, 1700000020, 1900000000, NULL), \
          (2, 'sha256-of-a-revoked-invite', 'spectator', NULL, 1700000021, 1900000000, 1700000022);\n\
-         INSERT INTO guests (user_id, invite_id, session_id) VALUES (2, 1, 1);\n",
+         INSERT INTO guests (user_id, invite_id, session_id) VALUES (2, 1, 1);\n\
+         INSERT INTO webhooks (url, session_id, secret, created_at) VALUES \
+         ('http://hooks.example/all', NULL, 'whsec-ünï', 1700000020), \
+         ('https://hooks.example/one', 1, 'whsec-2', 1700000021);\n\
+         INSERT INTO webhook_deliveries (webhook_id, event_id, event, session_id, payload, status, \
+         attempts, status_code, error, attempt_log, created_at, updated_at) VALUES \
+         (1, 'evt_1', 'points_set', 1, '{{\"event\": \"points_set\"}}', 'delivered', 2, 200, NULL, \
+         '[{{\"at\": 1700000030000, \"status_code\": 500}}]', 1700000030000, 1700000031000), \
+         (2, 'evt_2', 'session_ended', 1, '{{}}', 'failed', 5, NULL, 'connection refused', '[]', \
+         1700000032000, 1700000033000);\n",
         quoted(&long_text()),
         STORIES + 2,
         quoted("value with\na newline and 'quotes'"),

@@ -14,6 +14,7 @@ pub mod passwords;
 pub mod settings;
 pub mod setup;
 pub mod throttle;
+pub mod webhooks;
 pub mod ws;
 
 use std::sync::Arc;
@@ -44,6 +45,8 @@ pub struct AppState {
     pub login_throttle: throttle::LoginThrottle,
     /// The other processes sharing live sessions (through Redis), if any.
     pub cluster: live::cluster::Cluster,
+    /// Where events for webhooks are fired.
+    pub webhooks: webhooks::Webhooks,
 }
 
 impl AppState {
@@ -169,7 +172,9 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         .map_err(|e| StartError::Config(e.to_string()))?
         .map_err(StartError::Config)?
     };
+    let webhooks = webhooks::Webhooks::start(store.clone(), settings.webhook_schedule());
     let live = Arc::new(LiveConfig {
+        webhooks: webhooks.clone(),
         client_timeout: settings.client_timeout(),
         ping_interval: settings.ping_interval(),
         end_redirect_url: settings.session_end_redirect_url.clone(),
@@ -213,6 +218,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         metrics,
         login_throttle: throttle::LoginThrottle::new(throttle::Rule::default()),
         cluster,
+        webhooks,
     });
 
     let server = HttpServer::new(move || {

@@ -25,6 +25,7 @@ const BACKPLANE_SUBSCRIPTIONS: &str = "poker_backplane_subscriptions";
 const BACKPLANE_PUBLISHED: &str = "poker_backplane_published_total";
 const BACKPLANE_RECEIVED: &str = "poker_backplane_received_total";
 const BACKPLANE_RELOADS: &str = "poker_backplane_reloads_total";
+const WEBHOOK_DELIVERIES: &str = "poker_webhook_deliveries_total";
 
 /// Installs the process's recorder (once; later calls return the same handle).
 pub fn install() -> Result<PrometheusHandle, String> {
@@ -107,6 +108,12 @@ fn describe() {
          arrived), `stale` (a write found the active story had moved on), `version_check` (the \
          periodic check found a newer version), `resync` (Redis came back)."
     );
+    describe_counter!(
+        WEBHOOK_DELIVERIES,
+        "Webhook deliveries that came to an end, by outcome: `delivered` (a 2xx answer), \
+         `failed` (every attempt spent), `dropped` (too many under way, or the event queue was \
+         full)."
+    );
     // Present from the start, at zero, so a scrape before any traffic shows every name.
     gauge!(SOCKETS_OPEN).set(0.0);
     gauge!(SESSIONS_LIVE).set(0.0);
@@ -173,4 +180,9 @@ pub fn backplane_received(outcome: &'static str) {
 /// `gap`, `version_check` or `resync`.
 pub fn backplane_reload(reason: &'static str) {
     counter!(BACKPLANE_RELOADS, "reason" => reason).increment(1);
+}
+
+/// A webhook delivery ended: `delivered`, `failed` or `dropped`.
+pub fn webhook_delivery(outcome: &'static str) {
+    counter!(WEBHOOK_DELIVERIES, "outcome" => outcome).increment(1);
 }

@@ -32,6 +32,9 @@ const ENV_KEYS: &[(&str, &str)] = &[
     ("KEEP_ALIVE_SECS", "keep_alive_secs"),
     ("INSTANCE_NAME", "instance_name"),
     ("LOG_FORMAT", "log_format"),
+    ("WEBHOOK_ATTEMPTS", "webhook_attempts"),
+    ("WEBHOOK_RETRY_BASE_MS", "webhook_retry_base_ms"),
+    ("WEBHOOK_TIMEOUT_SECS", "webhook_timeout_secs"),
 ];
 
 /// Keys whose environment variable is a comma-separated list.
@@ -69,6 +72,12 @@ pub struct Settings {
     pub instance_name: String,
     /// `text` (readable, the default) or `json` (one object per line, for log collectors).
     pub log_format: crate::logging::LogFormat,
+    /// How many times a webhook delivery is tried (the first included) before it has failed.
+    pub webhook_attempts: u32,
+    /// The wait before a delivery's first retry; each next one waits twice as long.
+    pub webhook_retry_base_ms: u64,
+    /// How long one attempt may take, connecting included.
+    pub webhook_timeout_secs: f64,
 }
 
 /// Settings that cannot be loaded, with what to fix.
@@ -131,6 +140,7 @@ impl Settings {
             ("database_timeout_secs", self.database_timeout_secs),
             ("version_check_secs", self.version_check_secs),
             ("keep_alive_secs", self.keep_alive_secs),
+            ("webhook_timeout_secs", self.webhook_timeout_secs),
         ] {
             if !(secs.is_finite() && secs > 0.0 && secs < 86_400.0) {
                 return Err(SettingsError(format!(
@@ -142,6 +152,18 @@ impl Settings {
             return Err(SettingsError(format!(
                 "socket_backlog_bytes must be at least 4096, got {}",
                 self.socket_backlog_bytes
+            )));
+        }
+        if !(1..=20).contains(&self.webhook_attempts) {
+            return Err(SettingsError(format!(
+                "webhook_attempts must be 1 to 20, got {}",
+                self.webhook_attempts
+            )));
+        }
+        if !(1..=3_600_000).contains(&self.webhook_retry_base_ms) {
+            return Err(SettingsError(format!(
+                "webhook_retry_base_ms must be 1 to 3600000, got {}",
+                self.webhook_retry_base_ms
             )));
         }
         if self.database_pool_size == 0 {
@@ -176,6 +198,15 @@ impl Settings {
     /// How long an idle kept-alive HTTP connection stays open (`HttpServer::keep_alive`).
     pub fn keep_alive(&self) -> Duration {
         Duration::from_secs_f64(self.keep_alive_secs)
+    }
+
+    /// When webhook deliveries are attempted, and for how long each.
+    pub fn webhook_schedule(&self) -> crate::webhooks::Schedule {
+        crate::webhooks::Schedule {
+            attempts: self.webhook_attempts,
+            base: Duration::from_millis(self.webhook_retry_base_ms),
+            timeout: Duration::from_secs_f64(self.webhook_timeout_secs),
+        }
     }
 
     pub fn client_timeout(&self) -> Duration {
@@ -486,6 +517,36 @@ mod tests {
             Settings::load_with(None, env).unwrap().instance_name,
             "poker eu-1 (blue)"
         );
+    }
+
+    #[test]
+    fn webhooks_retry_six_times_over_half_a_minute_unless_set_otherwise() {
+        let s = Settings::load_with(None, |_| None)
+            .unwrap()
+            .webhook_schedule();
+        assert_eq!(s.attempts, 6);
+        assert_eq!(s.base, Duration::from_secs(1));
+        assert_eq!(s.timeout, Duration::from_secs(5));
+        let env = |name: &str| match name {
+            "WEBHOOK_ATTEMPTS" => Some("3".to_string()),
+            "WEBHOOK_RETRY_BASE_MS" => Some("50".to_string()),
+            "WEBHOOK_TIMEOUT_SECS" => Some("0.5".to_string()),
+            _ => None,
+        };
+        let s = Settings::load_with(None, env).unwrap().webhook_schedule();
+        assert_eq!(
+            (s.attempts, s.base, s.timeout),
+            (3, Duration::from_millis(50), Duration::from_millis(500))
+        );
+        for (name, bad) in [
+            ("WEBHOOK_ATTEMPTS", "0"),
+            ("WEBHOOK_ATTEMPTS", "21"),
+            ("WEBHOOK_RETRY_BASE_MS", "0"),
+            ("WEBHOOK_TIMEOUT_SECS", "0"),
+        ] {
+            let env = move |n: &str| (n == name).then(|| bad.to_string());
+            assert!(Settings::load_with(None, env).is_err(), "{name}={bad}");
+        }
     }
 
     #[test]

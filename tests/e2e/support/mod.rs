@@ -95,6 +95,10 @@ pub struct ServerOptions {
     pub instance_name: Option<&'static str>,
     /// `ALLOWED_ORIGINS`: WebSocket origins allowed besides the server's own host.
     pub allowed_origins: Option<String>,
+    /// `WEBHOOK_ATTEMPTS`, `WEBHOOK_RETRY_BASE_MS`, `WEBHOOK_TIMEOUT_SECS`.
+    pub webhook_attempts: Option<&'static str>,
+    pub webhook_retry_base_ms: Option<&'static str>,
+    pub webhook_timeout_secs: Option<&'static str>,
 }
 
 /// A name no other test (in this or another run) uses at the same time.
@@ -254,6 +258,9 @@ impl Server {
             ("VERSION_CHECK_SECS", self.options.version_check_secs),
             ("KEEP_ALIVE_SECS", self.options.keep_alive_secs),
             ("INSTANCE_NAME", self.options.instance_name),
+            ("WEBHOOK_ATTEMPTS", self.options.webhook_attempts),
+            ("WEBHOOK_RETRY_BASE_MS", self.options.webhook_retry_base_ms),
+            ("WEBHOOK_TIMEOUT_SECS", self.options.webhook_timeout_secs),
         ] {
             match value {
                 Some(value) => cmd.env(key, value),

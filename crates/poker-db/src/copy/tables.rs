@@ -11,7 +11,7 @@ use diesel::prelude::*;
 
 use crate::schema::{
     abstentions, django_imports, guests, invites, poker_sessions, settings, stories, tokens, users,
-    votes,
+    votes, webhook_deliveries, webhooks,
 };
 use crate::DbConnection;
 
@@ -28,6 +28,8 @@ pub const TABLES: &[&str] = &[
     DjangoImports::NAME,
     Invites::NAME,
     Guests::NAME,
+    Webhooks::NAME,
+    WebhookDeliveries::NAME,
 ];
 
 /// Tables whose `id` comes from a sequence (BIGSERIAL on PostgreSQL, AUTOINCREMENT on SQLite).
@@ -39,6 +41,8 @@ pub const WITH_ID_SEQUENCE: &[&str] = &[
     Votes::NAME,
     Abstentions::NAME,
     Invites::NAME,
+    Webhooks::NAME,
+    WebhookDeliveries::NAME,
 ];
 
 /// The most bind parameters one INSERT may carry: PostgreSQL allows 65,535 and SQLite (since
@@ -185,6 +189,35 @@ pub(crate) struct DjangoImportRow {
     our_id: i64,
 }
 
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable)]
+#[diesel(table_name = webhooks, treat_none_as_default_value = false)]
+pub(crate) struct WebhookRow {
+    id: i64,
+    url: String,
+    session_id: Option<i64>,
+    /// Copied as it is: the new database signs with it.
+    secret: String,
+    created_at: i64,
+}
+
+#[derive(Debug, Clone, PartialEq, Queryable, Insertable)]
+#[diesel(table_name = webhook_deliveries, treat_none_as_default_value = false)]
+pub(crate) struct WebhookDeliveryRow {
+    id: i64,
+    webhook_id: i64,
+    event_id: String,
+    event: String,
+    session_id: Option<i64>,
+    payload: String,
+    status: String,
+    attempts: i64,
+    status_code: Option<i64>,
+    error: Option<String>,
+    attempt_log: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
 /// A [`CopyTable`] for a table keyed by `id`: the same five functions, only names differ.
 macro_rules! id_table {
     ($marker:ident, $table:ident, $row:ident, $columns:expr) => {
@@ -288,6 +321,13 @@ impl CopyTable for Guests {
         }
     }
 }
+id_table!(Webhooks, webhooks, WebhookRow, 5);
+id_table!(
+    WebhookDeliveries,
+    webhook_deliveries,
+    WebhookDeliveryRow,
+    13
+);
 
 pub(crate) struct Settings;
 
@@ -398,6 +438,8 @@ macro_rules! for_table {
             "django_imports" => $f::<$crate::copy::tables::DjangoImports>($($args),*),
             "invites" => $f::<$crate::copy::tables::Invites>($($args),*),
             "guests" => $f::<$crate::copy::tables::Guests>($($args),*),
+            "webhooks" => $f::<$crate::copy::tables::Webhooks>($($args),*),
+            "webhook_deliveries" => $f::<$crate::copy::tables::WebhookDeliveries>($($args),*),
             other => unreachable!("{other} is not in TABLES"),
         }
     };
@@ -455,6 +497,14 @@ mod tests {
                 diesel::debug_query::<diesel::sqlite::Sqlite, _>(&django_imports::table.limit(1))
                     .to_string()
             }
+            "webhooks" => {
+                diesel::debug_query::<diesel::sqlite::Sqlite, _>(&webhooks::table.limit(1))
+                    .to_string()
+            }
+            "webhook_deliveries" => diesel::debug_query::<diesel::sqlite::Sqlite, _>(
+                &webhook_deliveries::table.limit(1),
+            )
+            .to_string(),
             other => panic!("no query for {other}"),
         };
         // SELECT `users`.`id`, `users`.`username`, ... FROM `users` -- binds: []

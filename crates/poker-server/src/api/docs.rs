@@ -15,6 +15,7 @@ use utoipa::{Modify, OpenApi};
         (name = "sessions", description = "Poker sessions"),
         (name = "stories", description = "Stories and their votes"),
         (name = "invites", description = "Guests by invite link (ours)"),
+        (name = "webhooks", description = "Signed event deliveries to registered URLs (administrators)"),
         (name = "operations", description = "Health, readiness, live sockets, this document"),
         (name = "web", description = "The web UI's pages and files"),
     )

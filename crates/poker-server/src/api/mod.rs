@@ -15,6 +15,7 @@ pub mod stories;
 pub mod transfer;
 pub mod users;
 pub mod views;
+pub mod webhooks;
 
 use utoipa_actix_web::service_config::ServiceConfig;
 
@@ -52,6 +53,11 @@ pub fn routes(cfg: &mut ServiceConfig) {
         .service(stories::votes)
         .service(transfer::import)
         .service(transfer::export)
+        .service(webhooks::create)
+        .service(webhooks::list)
+        .service(webhooks::get)
+        .service(webhooks::delete)
+        .service(webhooks::deliveries)
         .service(docs::openapi_json);
 }
 

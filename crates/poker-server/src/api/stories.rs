@@ -278,6 +278,8 @@ pub async fn update(
         poker_session_id: target_session,
     } = parse::<UpdateStoryBody>(body.into_inner())?.checked()?;
     let list_changed = ticket_number.is_some() || title.is_some() || raw_points.is_some();
+    // Points set (not cleared) fire `points_set`.
+    let points_given = matches!(raw_points, Some(Some(_)));
     let active_changed = ticket_number.is_some() || title.is_some() || description.is_some();
     let store = state.store.clone();
     let edit = blocking(move || {
@@ -342,6 +344,12 @@ pub async fn update(
             stories: list_changed,
         };
         state.notify(version, change);
+    }
+    if let (true, Some(session_id), Some(points)) = (points_given, now, &edit.story.story_points) {
+        let data = crate::webhooks::points_set(&edit.story, points);
+        state
+            .webhooks
+            .fire(crate::webhooks::EventKind::PointsSet, session_id, data);
     }
     Ok(HttpResponse::Ok().json(StoryView::from(&edit.story)))
 }

@@ -182,6 +182,11 @@ pub async fn import(
             stories: true,
         },
     );
+    state.webhooks.fire(
+        crate::webhooks::EventKind::StoriesImported,
+        session_id,
+        crate::webhooks::stories_imported(&created),
+    );
     Ok(HttpResponse::Created().json(created.iter().map(StoryView::from).collect::<Vec<_>>()))
 }
 

@@ -25,6 +25,8 @@ pub struct LiveConfig {
     pub end_redirect_url: String,
     /// Unsent output a socket may have before it is closed with 1013.
     pub socket_backlog_bytes: usize,
+    /// Where the changes this process commits fire webhook events.
+    pub webhooks: crate::webhooks::Webhooks,
 }
 
 impl LiveConfig {

@@ -17,6 +17,8 @@ use crate::live::change::SessionChange;
 use crate::live::cluster::GAP_WAIT;
 use crate::live::frames;
 use crate::metrics;
+use crate::webhooks::EventKind;
+use serde_json::Value;
 
 impl PokerSession {
     /// A write of this actor committed as `version` (`None`: it found the story it was about no
@@ -36,8 +38,30 @@ impl PokerSession {
             ));
         };
         self.cluster.publish_change(self.id, version, &change);
+        // Here and not in `apply`: every process applies the change, only this one made it.
+        self.fire_webhooks(&change);
         let _ = self.deliver(version, change, ctx);
         Ok(())
+    }
+
+    /// Queues the webhook event of a change this actor committed, if it has one.
+    fn fire_webhooks(&self, change: &SessionChange) {
+        let hooks = &self.config.webhooks;
+        match change {
+            SessionChange::Points { story_id, points } => {
+                let story = self
+                    .state
+                    .as_ref()
+                    .and_then(|s| s.stories.iter().find(|s| s.id == *story_id));
+                if let Some(story) = story {
+                    let data = crate::webhooks::points_set(story, points);
+                    hooks.fire(EventKind::PointsSet, self.id, data);
+                }
+            }
+            // The worker reads the stories and their points.
+            SessionChange::Ended => hooks.fire(EventKind::SessionEnded, self.id, Value::Null),
+            _ => {}
+        }
     }
 
     /// Applies a committed change in its place in the order; says what became of it
