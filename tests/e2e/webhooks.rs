@@ -745,3 +745,102 @@ async fn each_change_fires_once_with_two_processes_sharing_the_session() {
     assert_eq!(body["event"], "session_ended", "{body}");
     receiver.expect_nothing(Duration::from_secs(1)).await;
 }
+
+/// The admin area's webhooks tab in a real browser: an administrator registers a receiver (the
+/// secret generated and shown once), points are set, and the delivery shows in the tab's log;
+/// deleting the hook takes it off the list. SQLite only: the page is under test.
+#[tokio::test(flavor = "multi_thread")]
+async fn an_administrator_registers_a_webhook_in_the_admin_area_and_sees_its_deliveries() {
+    use crate::support::browser::Browser;
+    let mut receiver = Receiver::start(Mode::Answer(Vec::new())).await;
+    let server = Server::start(Backend::Sqlite).await;
+    let mia = server.create_user("mia", Rights::Moderator).await;
+    let session = server.create_session("Hooked", &[("H-1", "Hook")]).await;
+
+    let admin = Browser::start("admin").await;
+    admin
+        .login(
+            &server.base_url(),
+            "admin",
+            crate::support::ADMIN_PASSWORD,
+            "/admin",
+        )
+        .await;
+    admin
+        .goto(&format!("{}/admin#webhooks", server.base_url()))
+        .await;
+    admin.wait_for("#new-webhook-form").await;
+    admin.wait_for("#webhooks-empty").await;
+    admin
+        .fill("#new-webhook-form [name=url]", &receiver.url)
+        .await;
+    admin
+        .js(
+            "const s = document.querySelector('#new-webhook-form [name=session_id]'); \
+             s.value = String(arguments[0]); return true;",
+            vec![json!(session.id)],
+        )
+        .await;
+    admin.click("#new-webhook-form button[type=submit]").await;
+    admin.wait_for("#webhooks-table tbody tr").await;
+    admin.wait_text("#webhook-secret", "whsec_").await;
+    let secret = admin
+        .js(
+            "return document.querySelector('#webhook-secret').textContent.match(/whsec_\\S+/)[0]",
+            vec![],
+        )
+        .await;
+    let secret = secret.as_str().expect("the secret on the page").to_string();
+    admin.wait_text("#webhooks-table", "Hooked").await;
+
+    // Points set on the socket reach the receiver, signed with the secret the page showed.
+    let mut ws = server.connect(session.id, &mia).await;
+    ws.expect_event("participants_changed").await;
+    ws.send_event(
+        "next_story_requested",
+        json!({"story_id": session.stories[0].id}),
+    )
+    .await;
+    ws.expect_event("story_changed").await;
+    ws.send_event("points_submitted", json!({"story_points": "5"}))
+        .await;
+    let received = receiver.next().await;
+    received.assert_signed_with(&secret);
+    assert_eq!(received.json()["event"], "points_set");
+
+    // The tab's log shows the delivery (reloaded until its attempt is recorded).
+    admin.click("#webhooks-table .deliveries").await;
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        admin.wait_for("#deliveries-table, #deliveries-empty").await;
+        let delivered = admin
+            .js(
+                "return !!document.querySelector('#deliveries-table tr[data-status=delivered]')",
+                vec![],
+            )
+            .await;
+        if delivered == json!(true) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the delivery shows as delivered");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        admin.reload().await;
+    }
+    assert_eq!(
+        admin.text("#deliveries-table tbody tr td").await,
+        "points_set"
+    );
+    admin.wait_text("#deliveries-table", "200").await;
+
+    // Deleting it takes it off the list.
+    admin
+        .goto(&format!("{}/admin#webhooks", server.base_url()))
+        .await;
+    admin.wait_for("#webhooks-table tbody tr").await;
+    // The delete button asks to be clicked twice.
+    admin.click("#webhooks-table .danger").await;
+    admin.click("#webhooks-table .danger").await;
+    admin.wait_gone("#webhooks-table tbody tr").await;
+    admin.assert_no_console_errors().await;
+    admin.close().await;
+}

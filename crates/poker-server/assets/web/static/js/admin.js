@@ -1,7 +1,8 @@
 // The admin area, on the REST API: sessions (create, edit, delete), a session's stories (add,
 // edit, delete, reorder, import CSV) and users (create, edit, delete).
 //
-// Views by address: #sessions (default), #session/ID (its stories), #users.
+// Views by address: #sessions (default), #session/ID (its stories), #users, #webhooks and
+// #webhook/ID (its deliveries).
 
 import { api, ApiError } from "./api.js";
 import { byId, formatDate, h, replace } from "./dom.js";
@@ -483,6 +484,86 @@ function newUserForm() {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Webhooks: URLs that hear of a session's events (or every session's), signed; their deliveries.
+
+async function webhooksView() {
+  const [hooks, sessions] = await Promise.all([api.webhooks(), api.sessions()]);
+  const names = new Map(sessions.map((s) => [s.id, s.name]));
+  const scope = (hook) => (hook.session_id === null || hook.session_id === undefined
+    ? t("webhook_all_sessions")
+    : names.get(hook.session_id) || `#${hook.session_id}`);
+  replace(content, h("div", { class: "admin-grid" },
+    h("section", { class: "panel", "aria-labelledby": "webhooks-heading" },
+      h("div", { class: "section-head" }, h("h2", { id: "webhooks-heading" }, t("admin_webhooks"))),
+      hooks.length
+        ? h("div", { class: "table-wrap" }, h("table", { class: "data collapse", id: "webhooks-table" },
+          h("thead", {}, h("tr", {},
+            h("th", {}, t("webhook_url")), h("th", {}, t("webhook_scope")), h("th", {}))),
+          h("tbody", {}, hooks.map((hook) => {
+            const row = h("tr", { dataset: { webhookId: hook.id } },
+              h("td", { class: "cell-main" }, hook.url),
+              h("td", {}, scope(hook)),
+              h("td", { class: "actions" },
+                h("a", { href: `#webhook/${hook.id}`, class: "button small deliveries" }, t("webhook_deliveries")),
+                deleteButton(hook.url, async () => {
+                  await api.deleteWebhook(hook.id);
+                  row.remove();
+                })));
+            return row;
+          }))))
+        : h("p", { class: "muted", id: "webhooks-empty" }, t("webhooks_empty"))),
+    h("section", { class: "panel", "aria-labelledby": "new-webhook-heading" },
+      h("h2", { id: "new-webhook-heading" }, t("new_webhook")),
+      newWebhookForm(sessions))));
+}
+
+function newWebhookForm(sessions) {
+  const sessionSelect = h("select", { name: "session_id" },
+    h("option", { value: "" }, t("webhook_all_sessions")),
+    sessions.map((s) => h("option", { value: String(s.id) }, s.name)));
+  const formEl = form({ id: "new-webhook-form" }, [
+    field(t("webhook_url"), input("url", { type: "url", required: true, placeholder: "http://hooks.example/poker" })),
+    field(t("webhook_scope"), sessionSelect),
+    field(t("webhook_secret"), input("secret", { autocomplete: "off" })),
+  ], [h("button", { type: "submit", class: "button primary" }, t("create_webhook"))]);
+  return onSubmit(formEl, async (f) => {
+    const body = { url: f.elements.url.value.trim() };
+    if (f.elements.session_id.value) body.session_id = Number(f.elements.session_id.value);
+    if (f.elements.secret.value) body.secret = f.elements.secret.value;
+    const created = await api.createWebhook(body);
+    await route();
+    if (created.secret && !body.secret) {
+      // Shown this once: the server never answers it again.
+      byId("new-webhook-heading").after(h("p", { class: "note", id: "webhook-secret" },
+        t("webhook_secret_once", { secret: created.secret })));
+    }
+    toast(t("created"), "success");
+  });
+}
+
+async function deliveriesView(id) {
+  const deliveries = await api.deliveries(id);
+  const format = new Intl.DateTimeFormat(undefined, { dateStyle: "short", timeStyle: "medium" });
+  const when = (text) => format.format(new Date(text));
+  replace(content, h("section", { class: "panel", "aria-labelledby": "deliveries-heading" },
+    h("div", { class: "section-head" },
+      h("h2", { id: "deliveries-heading" }, t("webhook_deliveries")),
+      h("a", { href: "#webhooks", class: "button small" }, `← ${t("admin_webhooks")}`)),
+    deliveries.length
+      ? h("div", { class: "table-wrap" }, h("table", { class: "data collapse", id: "deliveries-table" },
+        h("thead", {}, h("tr", {},
+          h("th", {}, t("delivery_event")), h("th", {}, t("delivery_status")),
+          h("th", {}, t("delivery_attempts")), h("th", {}, t("delivery_answer")), h("th", {}, t("delivery_time")))),
+        h("tbody", {}, deliveries.map((d) => h("tr", { dataset: { status: d.status } },
+          h("td", { class: "cell-main" }, d.event),
+          h("td", {}, h("span", { class: ["badge", "delivery", d.status] }, t(`delivery_${d.status}`))),
+          h("td", {}, String(d.attempts)),
+          h("td", {}, d.status_code !== null && d.status_code !== undefined ? String(d.status_code) : (d.error || "–")),
+          h("td", {}, when(d.updated_at)))))))
+      : h("p", { class: "muted", id: "deliveries-empty" }, t("deliveries_empty"))));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Routing
 
 let me = null;
@@ -490,14 +571,18 @@ let me = null;
 async function route() {
   const hash = location.hash || "#sessions";
   const storyMatch = hash.match(/^#session\/(\d+)$/);
-  const tab = hash === "#users" ? "users" : "sessions";
-  for (const name of ["sessions", "users"]) {
+  const hookMatch = hash.match(/^#webhook\/(\d+)$/);
+  const tab = hash === "#users" ? "users"
+    : hash === "#webhooks" || hookMatch ? "webhooks" : "sessions";
+  for (const name of ["sessions", "users", "webhooks"]) {
     const el = byId(`tab-${name}`);
     if (name === tab) el.setAttribute("aria-current", "page");
     else el.removeAttribute("aria-current");
   }
   try {
     if (storyMatch) await storiesView(Number(storyMatch[1]));
+    else if (hookMatch) await deliveriesView(Number(hookMatch[1]));
+    else if (tab === "webhooks") await webhooksView();
     else if (tab === "users") await usersView(me);
     else await sessionsView();
   } catch (e) {

@@ -99,6 +99,11 @@ export const api = {
   revokeInvite: (sessionId, inviteId) =>
     request("DELETE", `/api/sessions/${sessionId}/invites/${inviteId}`),
 
+  webhooks: () => request("GET", "/api/webhooks"),
+  createWebhook: (body) => request("POST", "/api/webhooks", { body }),
+  deleteWebhook: (id) => request("DELETE", `/api/webhooks/${id}`),
+  deliveries: (id) => request("GET", `/api/webhooks/${id}/deliveries`),
+
   users: () => request("GET", "/api/users"),
   createUser: (body) => request("POST", "/api/users", { body }),
   updateUser: (id, body) => request("PATCH", `/api/users/${id}`, { body }),
