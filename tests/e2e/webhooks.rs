@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
 use sha2::Sha256;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::mpsc;
 
@@ -24,6 +24,7 @@ both_backends!(
     a_receiver_that_hangs_never_delays_the_session_and_fails_after_the_retries,
     session_hooks_hear_their_session_only_and_global_hooks_every_session,
     the_rest_api_checks_rights_urls_and_ids_and_never_shows_a_secret_again,
+    https_receivers_get_deliveries_when_their_certificate_is_trusted,
 );
 
 mod processes {
@@ -168,7 +169,7 @@ impl Receiver {
 }
 
 /// One request: the head up to the blank line, then `Content-Length` bytes of body.
-async fn read_request(stream: &mut TcpStream) -> Option<Received> {
+async fn read_request<S: AsyncRead + AsyncWrite + Unpin>(stream: &mut S) -> Option<Received> {
     let mut data = Vec::new();
     let mut buf = [0u8; 4096];
     let head_end = loop {
@@ -562,7 +563,7 @@ async fn the_rest_api_checks_rights_urls_and_ids_and_never_shows_a_secret_again(
         json!({"url": "ftp://hooks.example/x"}),
         json!({"url": "http://"}),
         json!({"url": "mailto:someone@example.com"}),
-        json!({"url": "https://hooks.example/x"}),
+        json!({"url": "https://user:secret@hooks.example/x"}),
         json!({"url": 7}),
     ] {
         expect_invalid(
@@ -843,4 +844,106 @@ async fn an_administrator_registers_a_webhook_in_the_admin_area_and_sees_its_del
     admin.wait_gone("#webhooks-table tbody tr").await;
     admin.assert_no_console_errors().await;
     admin.close().await;
+}
+
+/// A certificate for `localhost`, made for one test: the acceptor of a TLS receiver with it, and
+/// its PEM (what the server is told to trust).
+fn test_certificate() -> (tokio_rustls::TlsAcceptor, String) {
+    use tokio_rustls::rustls;
+    let made = rcgen::generate_simple_self_signed(vec!["localhost".to_string()])
+        .expect("a self-signed certificate");
+    let key = rustls::pki_types::PrivateKeyDer::Pkcs8(made.key_pair.serialize_der().into());
+    let config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![made.cert.der().clone()], key)
+    .expect("the receiver's TLS setup");
+    (
+        tokio_rustls::TlsAcceptor::from(Arc::new(config)),
+        made.cert.pem(),
+    )
+}
+
+/// An https receiver on `localhost` that answers 200 to every request it can read.
+async fn tls_receiver(
+    acceptor: tokio_rustls::TlsAcceptor,
+) -> (String, mpsc::UnboundedReceiver<Received>) {
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!(
+        "https://localhost:{}/hook",
+        listener.local_addr().expect("an address").port()
+    );
+    let (sender, requests) = mpsc::unbounded_channel();
+    tokio::spawn(async move {
+        while let Ok((stream, _)) = listener.accept().await {
+            let Ok(mut tls) = acceptor.accept(stream).await else {
+                continue; // a client that does not trust it hangs up in the handshake
+            };
+            if let Some(received) = read_request(&mut tls).await {
+                let _ = sender.send(received);
+                let reply = "HTTP/1.1 200 OK\r\ncontent-length: 2\r\nconnection: close\r\n\r\nok";
+                let _ = tls.write_all(reply.as_bytes()).await;
+                let _ = tls.shutdown().await;
+            }
+        }
+    });
+    (url, requests)
+}
+
+async fn https_receivers_get_deliveries_when_their_certificate_is_trusted(backend: Backend) {
+    let (trusted, trusted_pem) = test_certificate();
+    let (stranger, _) = test_certificate();
+    let ca = tempfile::NamedTempFile::new().expect("a file for the CA");
+    std::fs::write(ca.path(), trusted_pem).expect("write the CA");
+    let server = Server::start_with(
+        backend,
+        ServerOptions {
+            webhook_ca_file: Some(ca.path().to_str().expect("UTF-8").to_string()),
+            webhook_retry_base_ms: Some("50"),
+            webhook_attempts: Some("2"),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let admin = server.admin().await;
+    let session = server.create_session("Secure", &[("S-1", "TLS")]).await;
+    let (good_url, mut good) = tls_receiver(trusted).await;
+    let (bad_url, mut bad) = tls_receiver(stranger).await;
+    let good_hook = id_of(&register(&admin, &good_url, Some(session.id), "whsec-tls").await);
+    let bad_hook = id_of(&register(&admin, &bad_url, Some(session.id), "whsec-bad").await);
+    set_points_over_rest(&admin, session.stories[0].id, "8").await;
+
+    // The trusted receiver gets the event, over TLS, signed.
+    let received = tokio::time::timeout(DELIVERY_TIMEOUT, good.recv())
+        .await
+        .expect("a delivery over https in time")
+        .expect("the receiver runs");
+    received.assert_signed_with("whsec-tls");
+    assert_eq!(received.json()["event"], "points_set");
+    let log = settled_deliveries(&admin, good_hook, 1).await;
+    assert_eq!(log[0]["status"], "delivered", "{log:?}");
+    // The other one's certificate is nobody's: no request reaches it, and the log says why.
+    let log = settled_deliveries(&admin, bad_hook, 1).await;
+    assert_eq!(log[0]["status"], "failed", "{log:?}");
+    assert_eq!(log[0]["attempts"], 2);
+    assert!(
+        bad.try_recv().is_err(),
+        "nothing was sent to an untrusted receiver"
+    );
+
+    // A CA file that is no certificate stops the server at its start, saying so.
+    let broken = tempfile::NamedTempFile::new().expect("a file");
+    std::fs::write(broken.path(), "not a certificate").expect("write");
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_planning-poker"))
+        .env("DATABASE_URL", "sqlite::memory:")
+        .env("WEBHOOK_CA_FILE", broken.path())
+        .arg("serve")
+        .output()
+        .expect("run the server");
+    assert!(!output.status.success(), "the server refused to start");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("webhook_ca_file"), "{stderr}");
 }

@@ -172,7 +172,11 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         .map_err(|e| StartError::Config(e.to_string()))?
         .map_err(StartError::Config)?
     };
-    let webhooks = webhooks::Webhooks::start(store.clone(), settings.webhook_schedule());
+    // Checked when the settings were loaded; read again here for the client.
+    let roots = settings
+        .webhook_roots()
+        .map_err(|e| StartError::Config(e.to_string()))?;
+    let webhooks = webhooks::Webhooks::start(store.clone(), settings.webhook_schedule(), roots);
     let live = Arc::new(LiveConfig {
         webhooks: webhooks.clone(),
         client_timeout: settings.client_timeout(),

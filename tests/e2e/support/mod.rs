@@ -97,6 +97,8 @@ pub struct ServerOptions {
     pub allowed_origins: Option<String>,
     /// `WEBHOOK_ATTEMPTS`, `WEBHOOK_RETRY_BASE_MS`, `WEBHOOK_TIMEOUT_SECS`.
     pub webhook_attempts: Option<&'static str>,
+    /// `WEBHOOK_CA_FILE`: a PEM file of certificates https receivers may be signed by.
+    pub webhook_ca_file: Option<String>,
     pub webhook_retry_base_ms: Option<&'static str>,
     pub webhook_timeout_secs: Option<&'static str>,
 }
@@ -271,6 +273,10 @@ impl Server {
         match &self.options.redis {
             Some((url, prefix)) => cmd.env("REDIS_URL", url).env("REDIS_PREFIX", prefix),
             None => cmd.env_remove("REDIS_URL").env_remove("REDIS_PREFIX"),
+        };
+        match &self.options.webhook_ca_file {
+            Some(path) => cmd.env("WEBHOOK_CA_FILE", path),
+            None => cmd.env_remove("WEBHOOK_CA_FILE"),
         };
         match &self.options.allowed_origins {
             Some(origins) => cmd.env("ALLOWED_ORIGINS", origins),

@@ -51,9 +51,14 @@ impl std::fmt::Debug for Webhooks {
 
 impl Webhooks {
     /// Starts the worker on the current runtime.
-    pub fn start(store: Store, schedule: Schedule) -> Webhooks {
+    /// `roots`: certificates https receivers may be signed by, besides the public roots.
+    pub fn start(store: Store, schedule: Schedule, roots: Vec<reqwest::Certificate>) -> Webhooks {
         let (queue, events) = mpsc::channel(QUEUE);
-        let client = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        for root in roots {
+            builder = builder.add_root_certificate(root);
+        }
+        let client = builder
             .user_agent(USER_AGENT)
             // A redirect is an answer other than 2xx: the receiver said where, not that it took it.
             .redirect(reqwest::redirect::Policy::none())

@@ -31,27 +31,19 @@ pub struct BadUrl(String);
 /// The longest URL accepted.
 pub const MAX_URL_LEN: usize = 2000;
 
-/// A webhook URL: absolute, `http`, with a host, no user or password (they would be sent as
-/// they are and shown in every listing). `https` is refused while the server is built without
-/// a TLS stack (see poker-server's Cargo.toml): it could never be delivered.
+/// A webhook URL: absolute, `http` or `https`, with a host, no user or password (they would be
+/// sent as they are and shown in every listing).
 pub fn checked_url(raw: &str) -> Result<String, BadUrl> {
     let raw = raw.trim();
     if raw.is_empty() || raw.len() > MAX_URL_LEN {
         return Err(BadUrl(format!(
-            "must be an http URL of 1 to {MAX_URL_LEN} characters"
+            "must be an http or https URL of 1 to {MAX_URL_LEN} characters"
         )));
     }
     let url = url::Url::parse(raw).map_err(|e| BadUrl(format!("is not a URL: {e}")))?;
     match url.scheme() {
-        "http" => {}
-        "https" => {
-            return Err(BadUrl(
-                "https is not supported by this build (it has no TLS stack); register the \
-                 http URL of a relay that forwards to the https receiver"
-                    .into(),
-            ))
-        }
-        other => return Err(BadUrl(format!("must be http, not {other}"))),
+        "http" | "https" => {}
+        other => return Err(BadUrl(format!("must be http or https, not {other}"))),
     }
     if url.host_str().is_none_or(str::is_empty) {
         return Err(BadUrl("must name a host".into()));
@@ -111,10 +103,14 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_http_urls_with_a_host_are_webhooks() {
+    fn only_http_and_https_urls_with_a_host_are_webhooks() {
         assert_eq!(
             checked_url(" http://127.0.0.1:9000/hook ").unwrap(),
             "http://127.0.0.1:9000/hook"
+        );
+        assert_eq!(
+            checked_url("https://hooks.example/poker").unwrap(),
+            "https://hooks.example/poker"
         );
         assert_eq!(
             checked_url("http://hooks.example").unwrap(),
@@ -127,7 +123,7 @@ mod tests {
             "file:///etc/passwd",
             "http://",
             "http://user:pw@hooks.example/",
-            "https://hooks.example/",
+            "https://user@hooks.example/",
             "javascript:alert(1)",
         ] {
             assert!(checked_url(bad).is_err(), "{bad} was accepted");
