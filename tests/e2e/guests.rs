@@ -317,6 +317,25 @@ async fn invites_and_joins_are_checked(backend: Backend) {
             .expect_error(422, what);
         assert_eq!(error["field"], "name", "{what}");
     }
+    // An invite lets in 100 guests at most: a link that leaked makes no more users.
+    for i in 0..100 {
+        join(&server, token, &format!("guest-{i}")).await;
+    }
+    let full = server
+        .http()
+        .post(
+            &format!("/api/invites/{token}/join"),
+            json!({"name": "one-too-many"}),
+        )
+        .await
+        .expect_error(409, "the 101st guest");
+    assert!(
+        full["message"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("100 guests"),
+        "{full}"
+    );
     server
         .http()
         .get("/api/invites/not-a-real-invite")

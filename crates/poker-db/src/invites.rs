@@ -8,6 +8,13 @@ use crate::schema::{guests, invites, poker_sessions, tokens, users};
 use crate::store::{conflict, now, write_tx};
 use crate::{DbError, Store};
 
+/// The most guests one invite lets in: a link that leaked makes at most this many users.
+pub const MAX_GUESTS_PER_INVITE: i64 = 100;
+
+/// The `Conflict` of [`Store::join_invite`] for an invite that let in all its guests (the
+/// other `Conflict` is a taken name).
+pub const INVITE_FULL: &str = "this invite has let in its 100 guests; ask for a new one";
+
 /// What a guest may do in the session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -213,7 +220,8 @@ impl Store {
     /// Lets a guest in through an open invite: a user named `username` (who can vote if the
     /// invite says so, with a password that matches nothing), scoped to the invite's session,
     /// and a login token for them (kept as `token_hash`, ending at `token_expires`).
-    /// `Conflict` when the name is taken; `NotFound` when the invite is not open any more.
+    /// `Conflict` when the name is taken or the invite has let in [`MAX_GUESTS_PER_INVITE`]
+    /// guests; `NotFound` when the invite is not open any more.
     pub fn join_invite(
         &self,
         invite_id: i64,
@@ -231,6 +239,9 @@ impl Store {
             let invite = row.map(|r| to_invite(r, 0)).ok_or(DbError::NotFound)?;
             if !invite.is_open(now()) {
                 return Err(DbError::NotFound);
+            }
+            if guest_count(conn, invite.id)? >= MAX_GUESTS_PER_INVITE {
+                return Err(DbError::Conflict(INVITE_FULL.to_string()));
             }
             let can_vote = invite.role == InviteRole::Voter;
             let id: i64 = diesel::insert_into(users::table)
@@ -280,5 +291,36 @@ impl Store {
             .select(guests::session_id)
             .first(&mut *self.conn()?)
             .optional()?)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_invite_is_open_until_it_expires_or_is_revoked() {
+        let invite = Invite {
+            id: 1,
+            session_id: 2,
+            role: InviteRole::Voter,
+            created_by: None,
+            created_at: 100,
+            expires_at: 200,
+            revoked_at: None,
+            guests: 0,
+        };
+        assert!(invite.is_open(199));
+        assert!(!invite.is_open(200));
+        let revoked = Invite {
+            revoked_at: Some(150),
+            ..invite
+        };
+        assert!(!revoked.is_open(160));
+        assert!(INVITE_FULL.contains(&MAX_GUESTS_PER_INVITE.to_string()));
+        for role in [InviteRole::Voter, InviteRole::Spectator] {
+            assert_eq!(InviteRole::parse(role.as_str()), Some(role));
+        }
+        assert_eq!(InviteRole::parse("admin"), None);
     }
 }

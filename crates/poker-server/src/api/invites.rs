@@ -323,6 +323,11 @@ pub async fn join(
         store
             .join_invite(invite_id, &name, &hash, expires_at)
             .map_err(|e| match e {
+                poker_db::DbError::Conflict(message)
+                    if message == poker_db::invites::INVITE_FULL =>
+                {
+                    ApiError::Conflict(message)
+                }
                 poker_db::DbError::Conflict(message) => ApiError::invalid("name", message),
                 poker_db::DbError::NotFound => {
                     ApiError::NotFound("this invite link is unknown, expired or revoked".into())
