@@ -60,6 +60,19 @@ async fn a_guest_joins_by_link_votes_and_sees_only_that_session(backend: Backend
         .to_string();
     assert_eq!(invite["link"], format!("/join/{token}"));
     assert!(token.len() >= 40, "a long random secret: {token}");
+    if backend == Backend::Sqlite {
+        // Stored as its hash, like tokens: the secret itself is nowhere in the database's files.
+        let db = server.sqlite_path();
+        for file in [db.clone(), db.with_extension("db-wal")] {
+            if let Ok(bytes) = std::fs::read(&file) {
+                assert!(
+                    !bytes.windows(token.len()).any(|w| w == token.as_bytes()),
+                    "{} holds the invite's secret",
+                    file.display()
+                );
+            }
+        }
+    }
 
     // The link, before joining: anyone may see where it leads.
     let shown = server
