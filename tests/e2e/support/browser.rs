@@ -29,6 +29,8 @@ use super::TestUser;
 pub const UI_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often to look again while waiting.
 const POLL: Duration = Duration::from_millis(50);
+/// How long chromedriver may take to answer its status once started (a loaded machine).
+const DRIVER_READY: Duration = Duration::from_secs(60);
 const CHROMIUM: &str = "/usr/bin/chromium";
 const CHROMEDRIVER: &str = "/usr/bin/chromedriver";
 
@@ -153,6 +155,14 @@ impl Browser {
     /// As [`start`](Self::start), with the browser's preferred language `language` (a BCP 47
     /// tag such as `de-DE`), as a user's browser sends it.
     pub async fn start_in(name: &str, language: &str) -> Browser {
+        // Browsers start two at a time: a dozen chromedrivers and Chromiums starting at once on
+        // a 2-core machine, beside the rest of the suite, took longer than any sane wait. Only
+        // the start is metered (a test that holds two browsers cannot block another's start).
+        static STARTING: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+        let _starting = STARTING
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
         for binary in [CHROMIUM, CHROMEDRIVER] {
             assert!(
                 std::path::Path::new(binary).exists(),
@@ -235,7 +245,7 @@ impl Browser {
     }
 
     async fn wait_for_driver(&self) {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let deadline = tokio::time::Instant::now() + DRIVER_READY;
         loop {
             let ready = self
                 .http
@@ -252,7 +262,7 @@ impl Browser {
             }
             assert!(
                 tokio::time::Instant::now() < deadline,
-                "{}: chromedriver did not get ready within 20 s",
+                "{}: chromedriver did not get ready within {DRIVER_READY:?}",
                 self.name
             );
             tokio::time::sleep(POLL).await;

@@ -733,7 +733,6 @@ async function main() {
     return;
   }
   renderAll();
-  loadInvites();
 
   socket = new PokerSocket(sessionId, {
     onEvent,
@@ -742,6 +741,10 @@ async function main() {
       // The server re-sends story_changed and participants_changed; the story list comes
       // from REST.
       if (reconnected) reloadSession();
+      // A moderator's invites load once the socket is open, so that every page makes the same
+      // requests before its socket (behind a round-robin balancer, where the socket lands
+      // follows that count).
+      else loadInvites();
     },
   });
   socket.connect();
