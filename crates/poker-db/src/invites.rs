@@ -284,11 +284,18 @@ impl Store {
         })
     }
 
-    /// The one session a guest may see; `None` for a user who is no guest.
-    pub fn guest_session(&self, user_id: i64) -> Result<Option<i64>, DbError> {
-        Ok(guests::table
-            .find(user_id)
-            .select(guests::session_id)
+    /// The user a login token belongs to (unexpired), with the one session they may see if they
+    /// are a guest: one query, as every request that presents a token asks it.
+    pub fn login_by_token(&self, token_hash: &str) -> Result<Option<(User, Option<i64>)>, DbError> {
+        Ok(tokens::table
+            .inner_join(users::table.left_join(guests::table))
+            .filter(tokens::token_hash.eq(token_hash))
+            .filter(
+                tokens::expires_at
+                    .is_null()
+                    .or(tokens::expires_at.gt(now())),
+            )
+            .select((User::as_select(), guests::session_id.nullable()))
             .first(&mut *self.conn()?)
             .optional()?)
     }

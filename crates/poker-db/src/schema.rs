@@ -143,6 +143,7 @@ diesel::joinable!(tokens -> users (user_id));
 diesel::joinable!(votes -> users (user_id));
 diesel::joinable!(votes -> stories (story_id));
 diesel::joinable!(abstentions -> users (user_id));
+diesel::joinable!(guests -> users (user_id));
 diesel::joinable!(abstentions -> stories (story_id));
 diesel::joinable!(stories -> poker_sessions (poker_session_id));
 diesel::joinable!(webhooks -> poker_sessions (session_id));

@@ -192,14 +192,7 @@ pub async fn identify(req: &HttpRequest, state: &AppState) -> Result<Option<Iden
     let hash = token_hash(&token);
     let store = state.store.clone();
     let lookup = hash.clone();
-    let found = blocking(move || {
-        let Some(user) = store.user_by_token(&lookup)? else {
-            return Ok(None);
-        };
-        let guest_session = store.guest_session(user.id)?;
-        Ok(Some((user, guest_session)))
-    })
-    .await?;
+    let found = blocking(move || Ok(store.login_by_token(&lookup)?)).await?;
     Ok(found.map(|(user, guest_session)| Identity {
         user,
         token_hash: hash,

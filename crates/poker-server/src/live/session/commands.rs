@@ -241,9 +241,16 @@ impl PokerSession {
                 if state.timer.is_none() {
                     // Nothing runs: the sender hears so.
                     metrics::event(name, "ok");
-                    let frame =
-                        crate::live::frames::encode(&poker_core::ServerEvent::TimerStopped {});
-                    return self.send(conn, frame, ctx);
+                    // (ours): a socket of the original's dialect hears nothing.
+                    let event = poker_core::ServerEvent::TimerStopped {};
+                    if self
+                        .presence
+                        .get(conn)
+                        .is_some_and(|m| m.dialect.receives(&event))
+                    {
+                        self.send(conn, crate::live::frames::encode(&event), ctx);
+                    }
+                    return;
                 }
                 let story_id = active.story.id;
                 self.persist(
