@@ -43,6 +43,9 @@ impl FreshDatabase {
         );
         url.set_path(&format!("/{name}"));
         let (admin, db) = (admin_url.to_string(), name.clone());
+        // Before libpq's first TLS connection: OpenSSL without its exit handler, which frees
+        // its state under threads still closing connections (see poker-db's connection.rs).
+        openssl_sys::init();
         tokio::task::spawn_blocking(move || -> Result<()> {
             let mut conn = PgConnection::establish(&admin)
                 .map_err(|e| anyhow::anyhow!("connect to the PostgreSQL URL given: {e}"))?;

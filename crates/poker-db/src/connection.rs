@@ -56,6 +56,19 @@ pub(crate) fn without_password(url: &str) -> String {
     }
 }
 
+/// Initializes OpenSSL, which libpq uses for TLS to PostgreSQL, without its exit handler.
+///
+/// Left to itself, libpq's first TLS connection initializes OpenSSL with an `atexit` handler
+/// that frees OpenSSL's global state when the process exits, while other threads (the writer,
+/// the pool's) may still be in a TLS call on their connection: the process then aborts on its
+/// way out ("double free or corruption", SIGABRT) after a clean stop. Seen in the SIGTERM test
+/// on PostgreSQL, whose server on 127.0.0.1 offers TLS. The first initialization decides, so
+/// this runs before every connection (`openssl_sys::init` runs once, with
+/// `OPENSSL_INIT_NO_ATEXIT`); the operating system reclaims the memory at exit anyway.
+fn openssl_without_exit_handler() {
+    openssl_sys::init();
+}
+
 impl DatabaseUrl {
     /// Parses a database URL; the scheme must be `sqlite:` or `postgres:`/`postgresql:`.
     pub fn parse(url: &str) -> Result<Self, DbError> {
@@ -106,6 +119,7 @@ impl DatabaseUrl {
                 Ok(DbConnection::Sqlite(conn))
             }
             DatabaseUrl::Postgres(url) => {
+                openssl_without_exit_handler();
                 diesel::PgConnection::establish(&with_libpq_timeouts(url, timeout))
                     .map(DbConnection::Postgresql)
                     .map_err(|e| DbError::Connect(format!("PostgreSQL: {}", e.to_string().trim())))

@@ -49,6 +49,51 @@ fn free_port() -> u16 {
         .port()
 }
 
+/// How a chromedriver start ended.
+enum DriverStart {
+    Ready,
+    /// It exited before it answered (its port was taken, say).
+    Exited(std::process::ExitStatus),
+    /// Still running, not ready within [`DRIVER_READY`].
+    NotReady,
+}
+
+impl std::fmt::Display for DriverStart {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DriverStart::Ready => write!(f, "ready"),
+            DriverStart::Exited(status) => write!(f, "exited before it was ready ({status})"),
+            DriverStart::NotReady => write!(f, "did not get ready within {DRIVER_READY:?}"),
+        }
+    }
+}
+
+/// Waits until the chromedriver at `url` says it is ready, it exits, or [`DRIVER_READY`] passes.
+async fn wait_for_driver(http: &reqwest::Client, url: &str, driver: &mut Child) -> DriverStart {
+    let deadline = tokio::time::Instant::now() + DRIVER_READY;
+    loop {
+        if let Ok(Some(status)) = driver.try_wait() {
+            return DriverStart::Exited(status);
+        }
+        let ready = http
+            .get(format!("{url}/status"))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status().is_success());
+        if let Some(response) = ready {
+            let status: Value = response.json().await.unwrap_or(Value::Null);
+            if status["value"]["ready"] == json!(true) {
+                return DriverStart::Ready;
+            }
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return DriverStart::NotReady;
+        }
+        tokio::time::sleep(POLL).await;
+    }
+}
+
 /// A TCP forwarder from a fixed local port to the server's current port.
 pub struct Proxy {
     port: u16,
@@ -174,24 +219,51 @@ impl Browser {
             .prefix("pp-chromium-")
             .tempdir()
             .expect("create a Chromium profile directory");
-        let port = free_port();
-        let driver = Command::new(CHROMEDRIVER)
-            .arg(format!("--port={port}"))
-            .arg("--allowed-ips=127.0.0.1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            // Its own process group, so Drop can kill Chromium along with it.
-            .process_group(0)
-            .kill_on_drop(true)
-            .spawn()
-            .unwrap_or_else(|e| panic!("start {CHROMEDRIVER}: {e}"));
-        let driver_url = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::builder()
             .no_proxy()
             .timeout(Duration::from_secs(30))
             .build()
             .expect("build the HTTP client");
+        let log = profile.path().join("chromedriver.log");
+        // A port found free can be taken by another test's process before chromedriver binds
+        // it; chromedriver then exits at once, and it is started again on another port.
+        let mut attempt = 1;
+        let (driver, driver_url) = loop {
+            let port = free_port();
+            let mut driver = Command::new(CHROMEDRIVER)
+                .arg(format!("--port={port}"))
+                .arg("--allowed-ips=127.0.0.1")
+                .arg(format!("--log-path={}", log.display()))
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                // Its own process group, so Drop can kill Chromium along with it.
+                .process_group(0)
+                .kill_on_drop(true)
+                .spawn()
+                .unwrap_or_else(|e| panic!("start {CHROMEDRIVER}: {e}"));
+            let driver_url = format!("http://127.0.0.1:{port}");
+            match wait_for_driver(&http, &driver_url, &mut driver).await {
+                DriverStart::Ready => break (driver, driver_url),
+                DriverStart::Exited(status) if attempt < 3 => {
+                    eprintln!(
+                        "{name}: chromedriver on port {port} exited at once ({status}); \
+                         starting it again on another port"
+                    );
+                    attempt += 1;
+                }
+                outcome => {
+                    let printed = std::fs::read_to_string(&log).unwrap_or_default();
+                    let tail: Vec<&str> = printed.lines().rev().take(20).collect();
+                    let tail: Vec<&str> = tail.into_iter().rev().collect();
+                    panic!(
+                        "{name}: chromedriver on port {port} (attempt {attempt}): {outcome}; \
+                         the end of its log:\n{}",
+                        tail.join("\n")
+                    );
+                }
+            }
+        };
         let mut browser = Browser {
             name: name.to_string(),
             client: None,
@@ -200,7 +272,6 @@ impl Browser {
             http,
             _profile: profile,
         };
-        browser.wait_for_driver().await;
         let (width, height) = Size::Laptop.pixels();
         let profile_dir = browser._profile.path().to_str().expect("UTF-8 temp path");
         let capabilities = json!({
@@ -242,31 +313,6 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{name}: start a Chromium session: {e}"));
         browser.client = Some(client);
         browser
-    }
-
-    async fn wait_for_driver(&self) {
-        let deadline = tokio::time::Instant::now() + DRIVER_READY;
-        loop {
-            let ready = self
-                .http
-                .get(format!("{}/status", self.driver_url))
-                .send()
-                .await
-                .ok()
-                .filter(|r| r.status().is_success());
-            if let Some(response) = ready {
-                let status: Value = response.json().await.unwrap_or(Value::Null);
-                if status["value"]["ready"] == json!(true) {
-                    return;
-                }
-            }
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "{}: chromedriver did not get ready within {DRIVER_READY:?}",
-                self.name
-            );
-            tokio::time::sleep(POLL).await;
-        }
     }
 
     /// The name it was started with (in messages).
