@@ -10,6 +10,7 @@ pub mod hooks;
 pub mod invites;
 pub mod live;
 pub mod models;
+mod prepared;
 pub mod schema;
 pub mod store;
 pub mod writer;

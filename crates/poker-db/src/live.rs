@@ -14,6 +14,7 @@
 use diesel::prelude::*;
 
 use crate::models::*;
+use crate::prepared::{BumpIfActive, BumpVersion, UpsertVote};
 use crate::schema::*;
 use crate::store::{
     append_story, session_row, session_stories, set_active, story_round, story_votes,
@@ -23,11 +24,12 @@ use crate::{DbConnection, DbError};
 /// Takes the session row's lock and counts one change: the new version, or `None` when the
 /// session does not exist.
 pub fn bump_version(conn: &mut DbConnection, session_id: i64) -> Result<Option<i64>, DbError> {
-    Ok(diesel::update(poker_sessions::table.find(session_id))
-        .set(poker_sessions::version.eq(poker_sessions::version + 1))
-        .returning(poker_sessions::version)
-        .get_result(conn)
-        .optional()?)
+    let statement = BumpVersion { session_id };
+    Ok(match conn {
+        DbConnection::Sqlite(sqlite) => statement.get_result::<i64>(sqlite),
+        DbConnection::Postgresql(pg) => statement.get_result::<i64>(pg),
+    }
+    .optional()?)
 }
 
 /// As [`bump_version`], but only while `story_id` is the session's active story (checked
@@ -37,14 +39,14 @@ fn bump_if_active(
     session_id: i64,
     story_id: i64,
 ) -> Result<Option<i64>, DbError> {
-    Ok(diesel::update(
-        poker_sessions::table
-            .find(session_id)
-            .filter(poker_sessions::active_story_id.eq(story_id)),
-    )
-    .set(poker_sessions::version.eq(poker_sessions::version + 1))
-    .returning(poker_sessions::version)
-    .get_result(conn)
+    let statement = BumpIfActive {
+        session_id,
+        story_id,
+    };
+    Ok(match conn {
+        DbConnection::Sqlite(sqlite) => statement.get_result::<i64>(sqlite),
+        DbConnection::Postgresql(pg) => statement.get_result::<i64>(pg),
+    }
     .optional()?)
 }
 
@@ -74,18 +76,13 @@ pub fn cast_vote(
     let Some(version) = bump_if_active(conn, session_id, story_id)? else {
         return Ok(None);
     };
-    // Upserts are backend-specific in diesel: run on the SQLite connection itself.
     if let DbConnection::Sqlite(sqlite) = conn {
-        diesel::insert_into(votes::table)
-            .values((
-                votes::story_id.eq(story_id),
-                votes::user_id.eq(user_id),
-                votes::choice.eq(choice),
-            ))
-            .on_conflict((votes::story_id, votes::user_id))
-            .do_update()
-            .set(votes::choice.eq(choice))
-            .execute(sqlite)?;
+        UpsertVote {
+            story_id,
+            user_id,
+            choice,
+        }
+        .execute(sqlite)?;
     }
     forget_abstention(conn, story_id, user_id)?;
     Ok(Some(version))

@@ -21,9 +21,11 @@ use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
 use diesel::connection::SimpleConnection;
+use diesel::RunQueryDsl;
 use futures_channel::oneshot;
 
 use crate::connection::{DatabaseUrl, DbConnection};
+use crate::prepared;
 use crate::DbError;
 
 /// The most writes committed together.
@@ -414,11 +416,18 @@ fn reconnect(shared: &Shared, index: usize, generation: u64) -> Option<DbConnect
 }
 
 fn begin(conn: &mut DbConnection) -> Result<(), DbError> {
-    let statement = match conn {
-        DbConnection::Sqlite(_) => "BEGIN IMMEDIATE",
-        DbConnection::Postgresql(_) => "BEGIN",
-    };
-    conn.batch_execute(statement).map_err(DbError::from)
+    match conn {
+        DbConnection::Sqlite(sqlite) => prepared::BeginImmediate.execute(sqlite).map(drop),
+        DbConnection::Postgresql(_) => conn.batch_execute("BEGIN"),
+    }
+    .map_err(DbError::from)
+}
+
+fn commit(conn: &mut DbConnection) -> Result<(), diesel::result::Error> {
+    match conn {
+        DbConnection::Sqlite(sqlite) => prepared::Commit.execute(sqlite).map(drop),
+        DbConnection::Postgresql(_) => conn.batch_execute("COMMIT"),
+    }
 }
 
 /// Why a transaction did not commit.
@@ -458,7 +467,7 @@ fn transaction(
             conn.batch_execute("ROLLBACK").map_err(failed)?;
             return Err(TxError::Abandoned);
         }
-        conn.batch_execute("COMMIT").map_err(failed)?;
+        commit(conn).map_err(failed)?;
         Ok(true)
     } else {
         conn.batch_execute("ROLLBACK").map_err(failed)?;
