@@ -14,7 +14,7 @@
 use diesel::prelude::*;
 
 use crate::models::*;
-use crate::prepared::{BumpIfActive, BumpVersion, UpsertVote};
+use crate::prepared::{new_version, BumpIfActive, BumpVersion, UpsertVote};
 use crate::schema::*;
 use crate::store::{
     append_story, session_row, session_stories, set_active, story_round, story_votes,
@@ -24,12 +24,7 @@ use crate::{DbConnection, DbError};
 /// Takes the session row's lock and counts one change: the new version, or `None` when the
 /// session does not exist.
 pub fn bump_version(conn: &mut DbConnection, session_id: i64) -> Result<Option<i64>, DbError> {
-    let statement = BumpVersion { session_id };
-    Ok(match conn {
-        DbConnection::Sqlite(sqlite) => statement.get_result::<i64>(sqlite),
-        DbConnection::Postgresql(pg) => statement.get_result::<i64>(pg),
-    }
-    .optional()?)
+    Ok(new_version(conn, BumpVersion { session_id })?)
 }
 
 /// As [`bump_version`], but only while `story_id` is the session's active story (checked
@@ -39,15 +34,13 @@ fn bump_if_active(
     session_id: i64,
     story_id: i64,
 ) -> Result<Option<i64>, DbError> {
-    let statement = BumpIfActive {
-        session_id,
-        story_id,
-    };
-    Ok(match conn {
-        DbConnection::Sqlite(sqlite) => statement.get_result::<i64>(sqlite),
-        DbConnection::Postgresql(pg) => statement.get_result::<i64>(pg),
-    }
-    .optional()?)
+    Ok(new_version(
+        conn,
+        BumpIfActive {
+            session_id,
+            story_id,
+        },
+    )?)
 }
 
 /// Records a user's vote on the active story, replacing any earlier vote of theirs (it keeps

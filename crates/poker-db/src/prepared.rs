@@ -11,9 +11,12 @@
 
 use diesel::backend::Backend;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::query_dsl::LoadQuery;
 use diesel::serialize::ToSql;
 use diesel::sql_types::{BigInt, HasSqlType, Text};
-use diesel::{QueryResult, RunQueryDsl};
+use diesel::{OptionalExtension, PgConnection, QueryResult, RunQueryDsl, SqliteConnection};
+
+use crate::DbConnection;
 
 /// `UPDATE poker_sessions SET version = version + 1 WHERE id = ? RETURNING version`: the
 /// session row's lock and one more version, or no row.
@@ -25,25 +28,6 @@ pub struct BumpVersion {
     pub session_id: i64,
 }
 
-impl<DB> QueryFragment<DB> for BumpVersion
-where
-    DB: Backend + HasSqlType<BigInt>,
-    i64: ToSql<BigInt, DB>,
-{
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql("UPDATE poker_sessions SET version = version + 1 WHERE id = ");
-        out.push_bind_param::<BigInt, _>(&self.session_id)?;
-        out.push_sql(" RETURNING version");
-        Ok(())
-    }
-}
-
-impl Query for BumpVersion {
-    type SqlType = BigInt;
-}
-
-impl<Conn> RunQueryDsl<Conn> for BumpVersion {}
-
 /// As [`BumpVersion`], only while `story_id` is the session's active story: `… WHERE id = ?
 /// AND active_story_id = ? RETURNING version`.
 #[derive(QueryId)]
@@ -52,26 +36,69 @@ pub struct BumpIfActive {
     pub story_id: i64,
 }
 
+/// The SQL of both bumps.
+fn walk_bump<'b, DB>(
+    mut out: AstPass<'_, 'b, DB>,
+    session_id: &'b i64,
+    while_active: Option<&'b i64>,
+) -> QueryResult<()>
+where
+    DB: Backend + HasSqlType<BigInt>,
+    i64: ToSql<BigInt, DB>,
+{
+    out.push_sql("UPDATE poker_sessions SET version = version + 1 WHERE id = ");
+    out.push_bind_param::<BigInt, _>(session_id)?;
+    if let Some(story_id) = while_active {
+        out.push_sql(" AND active_story_id = ");
+        out.push_bind_param::<BigInt, _>(story_id)?;
+    }
+    out.push_sql(" RETURNING version");
+    Ok(())
+}
+
+impl<DB> QueryFragment<DB> for BumpVersion
+where
+    DB: Backend + HasSqlType<BigInt>,
+    i64: ToSql<BigInt, DB>,
+{
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        walk_bump(out, &self.session_id, None)
+    }
+}
+
 impl<DB> QueryFragment<DB> for BumpIfActive
 where
     DB: Backend + HasSqlType<BigInt>,
     i64: ToSql<BigInt, DB>,
 {
-    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
-        out.push_sql("UPDATE poker_sessions SET version = version + 1 WHERE id = ");
-        out.push_bind_param::<BigInt, _>(&self.session_id)?;
-        out.push_sql(" AND active_story_id = ");
-        out.push_bind_param::<BigInt, _>(&self.story_id)?;
-        out.push_sql(" RETURNING version");
-        Ok(())
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        walk_bump(out, &self.session_id, Some(&self.story_id))
     }
+}
+
+impl Query for BumpVersion {
+    type SqlType = BigInt;
 }
 
 impl Query for BumpIfActive {
     type SqlType = BigInt;
 }
 
+impl<Conn> RunQueryDsl<Conn> for BumpVersion {}
+
 impl<Conn> RunQueryDsl<Conn> for BumpIfActive {}
+
+/// Runs a bump on whichever database `conn` is: the new version, or `None` without a row.
+pub fn new_version<Q>(conn: &mut DbConnection, bump: Q) -> QueryResult<Option<i64>>
+where
+    Q: LoadQuery<'static, SqliteConnection, i64> + LoadQuery<'static, PgConnection, i64>,
+{
+    match conn {
+        DbConnection::Sqlite(sqlite) => bump.get_result(sqlite),
+        DbConnection::Postgresql(pg) => bump.get_result(pg),
+    }
+    .optional()
+}
 
 /// `INSERT INTO votes (story_id, user_id, choice) VALUES (?, ?, ?) ON CONFLICT (story_id,
 /// user_id) DO UPDATE SET choice = excluded.choice`: a user's vote, replacing theirs (it keeps

@@ -254,8 +254,8 @@ impl Browser {
                 }
                 outcome => {
                     let printed = std::fs::read_to_string(&log).unwrap_or_default();
-                    let tail: Vec<&str> = printed.lines().rev().take(20).collect();
-                    let tail: Vec<&str> = tail.into_iter().rev().collect();
+                    let lines: Vec<&str> = printed.lines().collect();
+                    let tail = &lines[lines.len().saturating_sub(20)..];
                     panic!(
                         "{name}: chromedriver on port {port} (attempt {attempt}): {outcome}; \
                          the end of its log:\n{}",
