@@ -205,9 +205,7 @@ pub async fn serve(settings: Settings) -> Result<(), StartError> {
         );
         live::cluster::Cluster::shared(backplane, settings.version_check())
     };
-    let threads = std::thread::available_parallelism().map_or(2, |n| n.get());
-    let registry =
-        SessionRegistry::new(store.clone(), (*live).clone(), cluster.clone(), threads).start();
+    let registry = SessionRegistry::new(store.clone(), (*live).clone(), cluster.clone()).start();
     let registry_for_shutdown = registry.clone();
     let cluster_for_shutdown = cluster.clone();
     let metrics = metrics::install()

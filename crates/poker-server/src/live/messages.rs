@@ -63,6 +63,8 @@ pub struct Connect {
     pub socket: Recipient<ToSocket>,
     pub outbox: Arc<Outbox>,
     pub dialect: Dialect,
+    /// The thread of the joining socket: where a session not yet live is started.
+    pub arbiter: actix::ArbiterHandle,
 }
 
 /// To a session: a socket joins (forwarded by the registry, which counts them).

@@ -267,6 +267,7 @@ impl Actor for Participant {
             socket: ctx.address().recipient(),
             outbox: self.outbox.clone(),
             dialect: self.dialect,
+            arbiter: Arbiter::current(),
         };
         // Frames that arrive before the session answers wait until it has.
         self.registry
