@@ -18,14 +18,6 @@ use super::{Backend, Server, ServerOptions};
 const HAPROXY: &str = "/usr/sbin/haproxy";
 const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/haproxy.cfg");
 
-/// A free loopback port (for HAProxy, which cannot report the port it picked).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .expect("bind a free loopback port")
-        .port()
-}
-
 /// HAProxy in the foreground (`-db`) with `deploy/haproxy.cfg`; killed when dropped.
 pub struct Balancer {
     _child: Child,
@@ -41,7 +33,8 @@ impl Balancer {
             "{HAPROXY} is missing: run scripts/ensure-deps.sh (it installs Debian's haproxy), \
              or ./scripts/test.sh which calls it"
         );
-        let port = free_port();
+        // HAProxy cannot report a port it picked itself: it gets one found free.
+        let port = super::free_port();
         let mut cmd = Command::new(HAPROXY);
         cmd.args(["-db", "-f", CONFIG])
             .env("BIND_ADDR", format!("127.0.0.1:{port}"))

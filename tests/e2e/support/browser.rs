@@ -41,14 +41,6 @@ pub fn screenshot_dir() -> PathBuf {
     dir
 }
 
-/// A free local TCP port (bound and released; good enough for a child to bind right after).
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("find a free port")
-        .port()
-}
-
 /// How a chromedriver start ended.
 enum DriverStart {
     Ready,
@@ -229,7 +221,7 @@ impl Browser {
         // it; chromedriver then exits at once, and it is started again on another port.
         let mut attempt = 1;
         let (driver, driver_url) = loop {
-            let port = free_port();
+            let port = super::free_port();
             let mut driver = Command::new(CHROMEDRIVER)
                 .arg(format!("--port={port}"))
                 .arg("--allowed-ips=127.0.0.1")

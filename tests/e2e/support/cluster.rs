@@ -33,7 +33,7 @@ pub struct PrivateRedis {
 
 impl PrivateRedis {
     pub async fn start() -> PrivateRedis {
-        let port = free_port();
+        let port = super::free_port();
         let dir = tempfile::Builder::new()
             .prefix("pp-redis-")
             .tempdir()
@@ -98,13 +98,6 @@ impl PrivateRedis {
         self.kill().await;
         self.spawn().await;
     }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("find a free port")
 }
 
 /// `count` server processes on one fresh PostgreSQL database, sharing live sessions through

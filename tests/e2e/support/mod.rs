@@ -118,6 +118,16 @@ fn unique_suffix() -> String {
     )
 }
 
+/// A loopback port free at the moment of asking, for a process the test starts (a balancer, a
+/// browser driver, a server of a cluster). Another process may take it before that one binds
+/// it; the callers that can tell (chromedriver exiting at once) ask again.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .expect("bind a free loopback port")
+        .port()
+}
+
 /// A PostgreSQL database created for one test through `TEST_DATABASE_URL`, and dropped (with
 /// any connection left) afterwards: the bench's own fresh databases.
 pub async fn create_pg_database() -> FreshDatabase {
