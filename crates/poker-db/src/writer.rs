@@ -16,9 +16,7 @@
 //! replacement is connected.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
-use std::sync::{Arc, Mutex};
-
-use crossbeam_channel as mpmc;
+use std::sync::{mpsc, Arc, Mutex};
 use std::thread::{self, JoinHandle};
 use std::time::{Duration, Instant};
 
@@ -140,9 +138,7 @@ struct Shared {
     url: DatabaseUrl,
     /// Bounds connecting and (on SQLite) waiting for the lock.
     timeout: Duration,
-    /// Every writer thread waits on it by itself: a queued write wakes one idle thread (a
-    /// receiver behind a lock woke the thread holding it, which then passed the lock on).
-    queue: mpmc::Receiver<Box<dyn Job>>,
+    queue: Mutex<mpsc::Receiver<Box<dyn Job>>>,
     slots: Vec<Slot>,
     epoch: Instant,
     /// Set once every handle is gone: threads and supervisor stop.
@@ -179,7 +175,7 @@ impl Shared {
 /// Handle to the writer threads; cheap to clone.
 #[derive(Clone)]
 pub struct Writer {
-    jobs: mpmc::Sender<Box<dyn Job>>,
+    jobs: mpsc::Sender<Box<dyn Job>>,
     shared: Arc<Shared>,
 }
 
@@ -198,12 +194,12 @@ impl Writer {
     /// Opens the writers' connections and starts their threads and their supervisor. `timeout`
     /// bounds each connection attempt and lock wait; see [`Writer::deadline`] for writes.
     pub fn start(url: &DatabaseUrl, timeout: Duration) -> Result<Writer, DbError> {
-        let (jobs, queue) = mpmc::unbounded::<Box<dyn Job>>();
+        let (jobs, queue) = mpsc::channel::<Box<dyn Job>>();
         let count = writer_threads(url);
         let shared = Arc::new(Shared {
             url: url.clone(),
             timeout,
-            queue,
+            queue: Mutex::new(queue),
             slots: (0..count)
                 .map(|_| Slot {
                     state: Mutex::new(SlotState::Up),
@@ -346,7 +342,7 @@ fn supervise(shared: Arc<Shared>, mut threads: Vec<JoinHandle<()>>) {
 /// Takes the next batch: waits for one job, then takes whatever else is queued. `None` once
 /// every handle is gone.
 fn next_batch(shared: &Shared) -> Option<Vec<Box<dyn Job>>> {
-    let queue = &shared.queue;
+    let queue = shared.queue.lock().ok()?;
     let first = match queue.recv() {
         Ok(job) => job,
         Err(_) => {
@@ -370,8 +366,12 @@ fn next_batch(shared: &Shared) -> Option<Vec<Box<dyn Job>>> {
 
 /// Answers every job queued right now with `why`, without running it (the database is away).
 fn fail_queued(shared: &Shared, why: &str) {
-    // A thread of a slot still up may take some of them first, and run them.
-    while let Ok(job) = shared.queue.try_recv() {
+    // Held by a thread waiting in `recv`: then nothing is queued, and that thread takes the
+    // next write itself.
+    let Ok(queue) = shared.queue.try_lock() else {
+        return;
+    };
+    while let Ok(job) = queue.try_recv() {
         job.answer(Err(why.to_string()));
     }
 }
