@@ -273,13 +273,13 @@ pub struct Checkpoint {
 /// One round of the checkpoint thread. PASSIVE copies what it can without blocking readers or
 /// the writer. Under steady writes that never lets the WAL be reused: a new frame arrives while
 /// the checkpoint runs, so the WAL is never wholly copied and writers never wrap to its start,
-/// and it grew by ~10 MB a second in a fan-out (200 MB in 20 s). Past
-/// `restart_past` frames ([`WAL_RESTART_FRAMES`] on the server), a RESTART checkpoint follows: it waits for the writer's lock (the
-/// busy timeout), copies the few frames the passive one left, and makes the next write start
-/// the WAL again from its beginning; the live writer waits that long, a few milliseconds. The
-/// file keeps its size, bounded by the threshold plus a second's writes: overwriting it is
-/// cheaper than growing it again (TRUNCATE, which empties it, cost the fan-out's p99 ~0.3 ms).
-/// Returns what the last checkpoint reported.
+/// and it grew by ~10 MB a second in a fan-out (200 MB in 20 s). Past `restart_past` frames
+/// ([`WAL_RESTART_FRAMES`] on the server), a RESTART checkpoint follows: it waits for the
+/// writer's lock (the busy timeout), copies the few frames the passive one left, and makes the
+/// next write start the WAL again from its beginning; the live writer waits that long, a few
+/// milliseconds. The file keeps its size, bounded by the threshold plus a second's writes:
+/// overwriting it is cheaper than growing it again (TRUNCATE, which empties it, cost the
+/// fan-out's p99 ~0.3 ms). Returns what the last checkpoint reported.
 pub fn checkpoint(
     conn: &mut diesel::SqliteConnection,
     restart_past: i64,

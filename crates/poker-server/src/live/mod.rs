@@ -11,6 +11,8 @@ pub mod participant;
 pub mod presence;
 pub mod registry;
 pub mod session;
+#[cfg(test)]
+mod testing;
 
 use std::time::Duration;
 

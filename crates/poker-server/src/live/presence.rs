@@ -151,27 +151,12 @@ impl Presence {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use actix::prelude::*;
-
-    struct Sink;
-    impl Actor for Sink {
-        type Context = Context<Self>;
-    }
-    impl Handler<ToSocket> for Sink {
-        type Result = ();
-        fn handle(&mut self, _: ToSocket, _: &mut Context<Self>) {}
-    }
+    use crate::live::testing::{sink, voter};
 
     fn member(id: i64, name: &str, at: Instant) -> Member {
         Member {
-            user: Arc::new(SocketUser {
-                id,
-                name: name.into(),
-                can_vote: true,
-                can_moderate: false,
-                token_hash: format!("token-{id}"),
-            }),
-            socket: Sink.start().recipient(),
+            user: voter(id, name),
+            socket: sink(),
             outbox: Arc::new(Outbox::new(1024)),
             dialect: Dialect::V2,
             last_seen: at,

@@ -209,33 +209,16 @@ impl Handler<NotifyAll> for SessionRegistry {
 mod tests {
     use super::*;
     use crate::live::outbox::Outbox;
+    use crate::live::testing::{sink, voter};
     use poker_core::Dialect;
     use std::time::Duration;
-
-    /// Stands for a socket: takes frames and drops them.
-    struct Socket;
-
-    impl Actor for Socket {
-        type Context = Context<Self>;
-    }
-
-    impl Handler<ToSocket> for Socket {
-        type Result = ();
-        fn handle(&mut self, _: ToSocket, _: &mut Context<Self>) {}
-    }
 
     fn connect(session_id: i64, conn: ConnId, arbiter: ArbiterHandle) -> Connect {
         Connect {
             session_id,
             conn,
-            user: Arc::new(SocketUser {
-                id: 1,
-                name: "ann".into(),
-                can_vote: true,
-                can_moderate: false,
-                token_hash: String::new(),
-            }),
-            socket: Socket.start().recipient(),
+            user: voter(1, "ann"),
+            socket: sink(),
             outbox: Arc::new(Outbox::new(1 << 20)),
             dialect: Dialect::V2,
             arbiter,
