@@ -229,6 +229,83 @@ async fn an_idle_kept_alive_connection_through_the_balancer_still_posts() {
     reqwest_after_idle.expect_status(200, "POST after an idle pause, through a pooling client");
 }
 
+#[tokio::test(flavor = "multi_thread")]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "TEST_DATABASE_URL not set: PostgreSQL run skipped"
+)]
+async fn the_balancers_log_shows_no_invite_secret_and_no_query_string() {
+    let (app1, _app2, balancer) = stack(ServerOptions::default(), &[]).await;
+    let session = app1
+        .create_session("Logged", &[("L-1", "Quiet logs")])
+        .await;
+    let invite = app1
+        .admin()
+        .await
+        .post(&format!("/api/sessions/{}/invites", session.id), json!({}))
+        .await
+        .expect_status(201, "an invite");
+    let invite = invite["token"]
+        .as_str()
+        .expect("the invite's token")
+        .to_string();
+    let voter = app1.create_user("lena", Rights::Voter).await;
+    let bearer = app1.new_token(&voter).await;
+
+    // An invite link opened and used, and a request that carries a token in its query string,
+    // all through the balancer.
+    let http = Http::new(balancer.base_url(), None);
+    http.get(&format!("/join/{invite}"))
+        .await
+        .expect_status(200, "the join page");
+    http.get(&format!("/api/invites/{invite}"))
+        .await
+        .expect_status(200, "the invitation");
+    http.post(
+        &format!("/api/invites/{invite}/join"),
+        json!({"name": "Gustav"}),
+    )
+    .await
+    .expect_status(201, "a guest joins");
+    http.get(&format!("/api/sessions?token={bearer}"))
+        .await
+        .expect_status(200, "a token in the query string");
+
+    // HAProxy logs a request when it ends: wait for the last one's line.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while !balancer
+        .log()
+        .iter()
+        .any(|l| l.contains("GET /api/sessions "))
+    {
+        assert!(
+            Instant::now() < deadline,
+            "no access line for the last request: {:?}",
+            balancer.log()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let log = balancer.log();
+    for path in [
+        "GET /join/{token} ",
+        "GET /api/invites/{token} ",
+        "POST /api/invites/{token}/join ",
+    ] {
+        assert!(
+            log.iter().any(|l| l.contains(path)),
+            "an access line for {path}: {log:?}"
+        );
+    }
+    for line in &log {
+        for secret in [&invite, &bearer] {
+            assert!(
+                !line.contains(secret.as_str()),
+                "a secret in HAProxy's log: {line}"
+            );
+        }
+    }
+}
+
 /// The server closes a connection idle for `KEEP_ALIVE_SECS` and not before.
 #[tokio::test(flavor = "multi_thread")]
 async fn the_server_closes_a_connection_idle_for_keep_alive_secs() {

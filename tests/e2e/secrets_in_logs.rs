@@ -1,6 +1,7 @@
 //! Secrets never reach the logs: the server runs with `RUST_LOG=debug`, an admin password, a
-//! cookie key and (PostgreSQL) a password inside `DATABASE_URL`, is used a little, and nothing
-//! it printed on stdout or stderr contains any of them. A refused database URL is redacted too.
+//! cookie key and (PostgreSQL) a password inside `DATABASE_URL`, is used a little (a token, an
+//! invite link opened and joined, a webhook's generated secret), and nothing it printed on
+//! stdout or stderr contains any of them. A refused database URL is redacted too.
 
 use std::process::Stdio;
 use std::sync::{Arc, Mutex};
@@ -177,6 +178,64 @@ async fn secrets_appear_in_no_log_line(backend: Backend) {
         .get(format!("{base}/api/sessions?token={token}"))
         .send()
         .await;
+    // An invite link, opened and used (its secret is in the paths), and a webhook's secret.
+    let session: serde_json::Value = client
+        .post(format!("{base}/api/sessions"))
+        .json(&json!({"name": "Sprint", "poker_date": "2026-12-03"}))
+        .send()
+        .await
+        .expect("a session")
+        .json()
+        .await
+        .expect("a session as JSON");
+    let invite: serde_json::Value = client
+        .post(format!("{base}/api/sessions/{}/invites", session["id"]))
+        .json(&json!({}))
+        .send()
+        .await
+        .expect("an invite")
+        .json()
+        .await
+        .expect("an invite as JSON");
+    let invite = invite["token"]
+        .as_str()
+        .expect("an invite token")
+        .to_string();
+    let guest = reqwest::Client::builder()
+        .no_proxy()
+        .cookie_store(true)
+        .build()
+        .expect("a guest's client");
+    for path in [format!("/join/{invite}"), format!("/api/invites/{invite}")] {
+        let status = guest
+            .get(format!("{base}{path}"))
+            .send()
+            .await
+            .expect("the invite link is answered")
+            .status();
+        assert_eq!(status, 200, "{path}");
+    }
+    let joined = guest
+        .post(format!("{base}/api/invites/{invite}/join"))
+        .json(&json!({"name": "Gustav"}))
+        .send()
+        .await
+        .expect("a guest joins")
+        .status();
+    assert_eq!(joined, 201);
+    let hook: serde_json::Value = client
+        .post(format!("{base}/api/webhooks"))
+        .json(&json!({"url": "http://127.0.0.1:9/hook"}))
+        .send()
+        .await
+        .expect("a webhook")
+        .json()
+        .await
+        .expect("a webhook as JSON");
+    let hook_secret = hook["secret"]
+        .as_str()
+        .expect("a generated secret")
+        .to_string();
     tokio::time::sleep(Duration::from_millis(500)).await;
     let _ = child.kill().await;
     tokio::time::sleep(Duration::from_millis(200)).await;
@@ -186,7 +245,19 @@ async fn secrets_appear_in_no_log_line(backend: Backend) {
         lines.iter().any(|l| l.contains("DEBUG")),
         "the server logged at debug level: {lines:?}"
     );
-    let mut secrets = vec![ADMIN_PASSWORD, cookie_key.as_str(), token.as_str()];
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("/api/invites/{token}/join")),
+        "the join's access line names the path with its secret left out: {lines:?}"
+    );
+    let mut secrets = vec![
+        ADMIN_PASSWORD,
+        cookie_key.as_str(),
+        token.as_str(),
+        invite.as_str(),
+        hook_secret.as_str(),
+    ];
     if backend == Backend::Postgres {
         secrets.push(DB_PASSWORD);
     }

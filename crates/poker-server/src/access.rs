@@ -4,7 +4,8 @@
 //! that names its requests keeps its name), else a new random one. It goes back in the
 //! response's `X-Request-Id`, and every line logged while the request is handled carries it as
 //! `request_id` (see [`crate::logging`]). The access line has the method, the path (never the
-//! query string, which may hold `?token=`), the status, the duration and the client's address.
+//! query string, which may hold `?token=`, and with an invite link's secret replaced by
+//! `{token}`), the status, the duration and the client's address.
 
 use std::net::IpAddr;
 use std::sync::Arc;
@@ -55,7 +56,7 @@ pub async fn middleware(
     let id = request_id(req.headers().get(&REQUEST_ID));
     let started = Instant::now();
     let method = req.method().to_string();
-    let path = req.path().to_string();
+    let path = loggable_path(req.path());
     let client = client(&req);
     let result = InRequest::new(id.clone(), next.call(req)).await;
     let status = match &result {
@@ -88,6 +89,22 @@ pub async fn middleware(
     Ok(response)
 }
 
+/// Paths whose segment after the prefix is a secret: an invite link's token
+/// (`/join/{token}`, `/api/invites/{token}`, `/api/invites/{token}/join`).
+const SECRET_SEGMENT_AFTER: [&str; 2] = ["/join/", "/api/invites/"];
+
+/// `path` as the log may show it: with the secret segment of an invite path replaced by
+/// `{token}`, so that a log reader cannot join a session with a link they never got.
+fn loggable_path(path: &str) -> String {
+    for prefix in SECRET_SEGMENT_AFTER {
+        if let Some(rest) = path.strip_prefix(prefix) {
+            let tail = rest.find('/').map_or("", |end| &rest[end..]);
+            return format!("{prefix}{{token}}{tail}");
+        }
+    }
+    path.to_string()
+}
+
 /// The client's address: the peer, or what trusted proxies say it is (as the login throttle
 /// counts it).
 fn client(req: &ServiceRequest) -> Option<String> {
@@ -106,6 +123,23 @@ fn client(req: &ServiceRequest) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_invite_links_secret_never_reaches_the_access_line() {
+        assert_eq!(loggable_path("/join/abcDEF123"), "/join/{token}");
+        assert_eq!(loggable_path("/api/invites/abc"), "/api/invites/{token}");
+        assert_eq!(
+            loggable_path("/api/invites/abc/join"),
+            "/api/invites/{token}/join"
+        );
+        assert_eq!(loggable_path("/join/"), "/join/{token}");
+        // Not secrets: an invite's id under its session, and every other path.
+        assert_eq!(
+            loggable_path("/api/sessions/3/invites/7"),
+            "/api/sessions/3/invites/7"
+        );
+        assert_eq!(loggable_path("/api/sessions"), "/api/sessions");
+    }
 
     #[test]
     fn a_sensible_given_id_is_kept_and_anything_else_replaced() {

@@ -7,6 +7,7 @@
 
 use std::path::Path;
 use std::process::Stdio;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
@@ -22,6 +23,7 @@ const CONFIG: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/deploy/haproxy.cfg");
 pub struct Balancer {
     _child: Child,
     port: u16,
+    log: Arc<Mutex<Vec<String>>>,
 }
 
 impl Balancer {
@@ -49,9 +51,10 @@ impl Balancer {
             cmd.env(key, value);
         }
         let mut child = cmd.spawn().expect("spawn haproxy");
-        // Its log (one line a request) shows with a failing test's output.
-        forward_lines(child.stdout.take().expect("stdout is piped"));
-        forward_lines(child.stderr.take().expect("stderr is piped"));
+        // Its log (one line a request) shows with a failing test's output, and is kept.
+        let log = Arc::new(Mutex::new(Vec::new()));
+        forward_lines(child.stdout.take().expect("stdout is piped"), log.clone());
+        forward_lines(child.stderr.take().expect("stderr is piped"), log.clone());
         let deadline = Instant::now() + Duration::from_secs(10);
         loop {
             if TcpStream::connect(("127.0.0.1", port)).await.is_ok() {
@@ -69,7 +72,13 @@ impl Balancer {
         Balancer {
             _child: child,
             port,
+            log,
         }
+    }
+
+    /// Every line HAProxy printed so far.
+    pub fn log(&self) -> Vec<String> {
+        self.log.lock().expect("the log is not poisoned").clone()
     }
 
     /// The port HAProxy listens on (loopback).
@@ -87,12 +96,13 @@ impl Balancer {
     }
 }
 
-/// Copies a child's output to the test's, line by line, prefixed `[haproxy]`.
-fn forward_lines(output: impl AsyncRead + Unpin + Send + 'static) {
+/// Copies a child's output to the test's, line by line, prefixed `[haproxy]`, and into `kept`.
+fn forward_lines(output: impl AsyncRead + Unpin + Send + 'static, kept: Arc<Mutex<Vec<String>>>) {
     tokio::spawn(async move {
         let mut lines = BufReader::new(output).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             eprintln!("[haproxy] {line}");
+            kept.lock().expect("the log is not poisoned").push(line);
         }
     });
 }
