@@ -50,6 +50,7 @@ mod processes {
         rights_and_logins_changed_on_one_process_apply_on_the_others,
         sqlite_with_redis_is_refused_at_start,
         a_countdown_and_the_servers_reveal_are_one_on_every_process,
+        a_revoked_invite_ends_its_guests_sockets_on_every_process,
     );
 }
 
@@ -810,6 +811,60 @@ async fn rights_and_logins_changed_on_one_process_apply_on_the_others() {
     await_participants(&mut clients[0], &set(&["mod"]), Duration::from_secs(5)).await;
 }
 
+/// An invite revoked through one process ends its guests' sockets on the other (4001), and
+/// their login there.
+async fn a_revoked_invite_ends_its_guests_sockets_on_every_process() {
+    let servers = start_processes(2, machine_redis(), ServerOptions::default()).await;
+    let session = open_session(&servers[0], &[("G-1", "")]).await;
+    let moderator = servers[0].create_user("mod", Rights::Moderator).await;
+    let host = servers[0]
+        .login(&moderator.username, &moderator.password)
+        .await;
+    let invite = host
+        .post(&format!("/api/sessions/{}/invites", session.id), json!({}))
+        .await
+        .expect_status(201, "an invite");
+    // The guest joins through process 0 and their socket is on process 1.
+    let guest = servers[0].http();
+    guest
+        .post(
+            &format!(
+                "/api/invites/{}/join",
+                invite["token"].as_str().expect("a token")
+            ),
+            json!({"name": "Gustav"}),
+        )
+        .await
+        .expect_status(201, "the guest joins");
+    let cookie = guest.cookie_header().expect("the guest's login cookie");
+    let request = crate::support::with_cookie(
+        servers[1].ws_request(&servers[1].ws_url(session.id)),
+        &cookie,
+    );
+    let mut guest_ws = WsClient::connect(request, "gustav")
+        .await
+        .expect("the guest's socket on process 1");
+    let mut mod_ws = servers[0].connect(session.id, &moderator).await;
+    await_participants(
+        &mut mod_ws,
+        &set(&["Gustav", "mod"]),
+        Duration::from_secs(5),
+    )
+    .await;
+
+    host.delete_at(&format!(
+        "/api/sessions/{}/invites/{}",
+        session.id, invite["id"]
+    ))
+    .await
+    .expect_status(204, "revoke the invite");
+    assert_eq!(close_code(&mut guest_ws).await, 4001);
+    await_participants(&mut mod_ws, &set(&["mod"]), Duration::from_secs(5)).await;
+    let on_the_other = crate::support::Http::new(servers[1].base_url(), None);
+    let me = on_the_other.get_with_cookie("/api/auth/me", &cookie).await;
+    assert_eq!(me.status, 401, "the guest's login ended on process 1 too");
+}
+
 /// The close code, skipping the frames before the close.
 async fn close_code(client: &mut WsClient) -> u16 {
     use tokio_tungstenite::tungstenite::Message;
@@ -946,7 +1001,21 @@ async fn a_countdown_and_the_servers_reveal_are_one_on_every_process() {
         let revealed = find_story(client, |d| d["revealed"] == true).await;
         assert_eq!(revealed["votes"]["3"], json!([alice.voter()]));
     }
-    // One reveal, one version: the session moved by exactly the changes made.
+    // One reveal: both processes' countdowns ended, but only one wrote the reveal, so no
+    // socket hears of a second one.
+    for client in [&mut mia_ws, &mut alice_ws, &mut bob_ws, &mut late] {
+        let quiet_until = Instant::now() + Duration::from_secs(1);
+        while let Some(frame) = client
+            .frame_within(quiet_until.saturating_duration_since(Instant::now()))
+            .await
+        {
+            assert_ne!(
+                frame["event"], "story_changed",
+                "{}: the round was revealed a second time: {frame}",
+                client.name
+            );
+        }
+    }
     let stories = servers[1].stories(session.id).await;
     assert_eq!(stories.len(), 2);
 }

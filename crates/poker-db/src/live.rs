@@ -182,21 +182,37 @@ pub fn reveal(
     session_id: i64,
     story_id: i64,
 ) -> Result<Option<i64>, DbError> {
-    let hidden: Option<bool> = stories::table
-        .find(story_id)
-        .select(stories::revealed)
-        .first(conn)
-        .optional()?
-        .map(|revealed: bool| !revealed);
-    if hidden != Some(true) {
+    let hidden = |conn: &mut DbConnection| -> Result<bool, DbError> {
+        Ok(stories::table
+            .find(story_id)
+            .select(stories::revealed)
+            .first(conn)
+            .optional()?
+            == Some(false))
+    };
+    // Checked before the lock, so that a round revealed long ago counts no version ...
+    if !hidden(conn)? {
         return Ok(None);
     }
     let Some(version) = bump_if_active(conn, session_id, story_id)? else {
         return Ok(None);
     };
-    diesel::update(stories::table.find(story_id))
-        .set(stories::revealed.eq(true))
-        .execute(conn)?;
+    // ... and flipped under it: another process may have revealed the round (its countdown
+    // ended there too, or its moderator asked) while this one waited for the lock. Then the
+    // round is revealed once, by that process, and the version counted here is given back.
+    let flipped = diesel::update(
+        stories::table
+            .find(story_id)
+            .filter(stories::revealed.eq(false)),
+    )
+    .set(stories::revealed.eq(true))
+    .execute(conn)?;
+    if flipped == 0 {
+        diesel::update(poker_sessions::table.find(session_id))
+            .set(poker_sessions::version.eq(poker_sessions::version - 1))
+            .execute(conn)?;
+        return Ok(None);
+    }
     Ok(Some(version))
 }
 

@@ -188,3 +188,49 @@ fn a_vote_after_the_backends_were_terminated_runs_once_on_a_new_connection() {
     assert_eq!(votes.len(), 1, "{votes:?}");
     assert_eq!(votes[0].choice, "8");
 }
+
+#[test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "TEST_DATABASE_URL not set: PostgreSQL run skipped"
+)]
+fn two_processes_revealing_one_round_at_once_reveal_it_once() {
+    // Two stores on one database stand for two server processes whose countdowns end at the
+    // same moment: the first reveals and holds its transaction open; the second reads the
+    // round as hidden, then waits for the session row's lock, and must find it revealed.
+    let database = OwnDatabase::create("reveal");
+    let (first, session, story, _) = scene(&database);
+    let second = Store::open(&database.url, 2, Duration::from_secs(5)).expect("a second store");
+    let before = first
+        .session_version(session)
+        .expect("read")
+        .expect("a version");
+
+    let holding = std::thread::spawn({
+        let first = first.clone();
+        move || {
+            block_on(first.write(session, move |c| {
+                let revealed = live::reveal(c, session, story);
+                // Keep the lock while the other process gets to its reveal.
+                std::thread::sleep(Duration::from_millis(600));
+                revealed
+            }))
+        }
+    });
+    std::thread::sleep(Duration::from_millis(200));
+    let late = block_on(second.write(session, move |c| live::reveal(c, session, story)));
+    let early = holding.join().expect("the first reveal's thread");
+
+    assert_eq!(early.expect("the first reveal"), Some(before + 1));
+    assert_eq!(
+        late.expect("the second reveal"),
+        None,
+        "the round was revealed already when the second process got the lock"
+    );
+    assert_eq!(
+        first.session_version(session).expect("read"),
+        Some(before + 1),
+        "one reveal, one version"
+    );
+    assert!(first.round(story).expect("read the round").revealed);
+}
