@@ -1,6 +1,7 @@
 //! Guests by invite link in the web UI, two browsers at once: a moderator makes a link on the
-//! poker page, someone without an account opens it, picks a name and votes; revoking the link
-//! sends them away. SQLite only: the pages are under test.
+//! poker page, someone without an account opens it, picks a name and votes; the link opened
+//! again takes the guest straight in and offers the logged-in moderator their own account;
+//! revoking the link sends the guest away. SQLite only: the pages are under test.
 
 use serde_json::json;
 
@@ -58,6 +59,35 @@ async fn a_guest_joins_through_the_link_a_moderator_made_and_votes() {
             "the guest's vote on the moderator's page",
         )
         .await;
+    // The guest opens the link again: they are in already, and go straight to the session.
+    guest.goto(&link).await;
+    guest.wait_path(&format!("/sessions/{}", session.id)).await;
+    guest.wait_for("#conn[data-state=open]").await;
+    // The moderator opens it too: offered to go on with their account, not made a guest (which
+    // would log them out).
+    moderator.goto(&link).await;
+    moderator
+        .wait_text(
+            "#join-signed-in-text",
+            &format!("You are logged in as {}.", carol.username),
+        )
+        .await;
+    moderator.wait_visible("#join-form").await;
+    moderator.click("#join-as-self").await;
+    moderator
+        .wait_path(&format!("/sessions/{}", session.id))
+        .await;
+    moderator.wait_for("#conn[data-state=open]").await;
+    let me = moderator
+        .js(
+            "return fetch('/api/auth/me').then(r => r.json()).then(u => u.username)",
+            vec![],
+        )
+        .await;
+    assert_eq!(me, json!(carol.username), "still logged in as themselves");
+    wait_participants(&moderator, 2).await;
+    moderator.wait_for("#invite-list .invite").await;
+
     // Revoking the link ends the guest's visit.
     moderator.click("#invite-list .revoke-invite").await;
     moderator.wait_gone("#invite-list .invite").await;

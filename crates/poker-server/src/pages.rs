@@ -32,14 +32,23 @@ const INSTANCE_PLACEHOLDER: &str = "{{instance_name}}";
 /// An HTML page with the process's name in its footer, so that someone behind a balancer sees
 /// which replica served it.
 fn html_page(path: &str, instance: &str) -> Option<HttpResponse> {
+    html_page_with(path, instance, &[])
+}
+
+/// [`html_page`], with `{{name}}` placeholders of the page replaced by `fills` (escaped).
+fn html_page_with(path: &str, instance: &str, fills: &[(&str, &str)]) -> Option<HttpResponse> {
     let file = Assets::get(path)?;
-    let text =
+    let mut text =
         String::from_utf8_lossy(&file.data).replace(INSTANCE_PLACEHOLDER, &escape_html(instance));
-    // The body differs per instance, so the tag does too.
+    for (name, value) in fills {
+        text = text.replace(&format!("{{{{{name}}}}}"), &escape_html(value));
+    }
+    // The body differs per instance (and per fill), so the tag does too.
     let etag = {
         use std::hash::{Hash, Hasher};
         let mut hasher = std::collections::hash_map::DefaultHasher::new();
         instance.hash(&mut hasher);
+        fills.hash(&mut hasher);
         format!(
             "{}-{:016x}",
             hex(&file.metadata.sha256_hash()),
@@ -145,15 +154,29 @@ pub async fn login(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse
 }
 
 /// The join page of an invite link: anyone with the link may open it (its script asks the API
-/// whether the invite is still open).
+/// whether the invite is still open). The page is told who is logged in on this browser, if
+/// anyone, so that it does not log a user out by making them a guest without asking, and sends
+/// a guest of the same session straight on.
 #[utoipa::path(
     tag = "web",
     params(("token" = String, Path, description = "The invite's secret")),
     responses((status = 200, content_type = "text/html", description = "The page"))
 )]
 #[get("/join/{token}")]
-pub async fn join(state: web::Data<AppState>) -> HttpResponse {
-    html_page("join.html", &state.settings.instance_name).unwrap_or_else(missing)
+pub async fn join(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+    // An unreadable database shows the page; joining then says what is wrong.
+    let identity = identify(&req, &state).await.ok().flatten();
+    let signed_in_as = identity.as_ref().map_or("", |i| i.user.username.as_str());
+    let guest_of = identity
+        .as_ref()
+        .and_then(|i| i.guest_session)
+        .map_or(String::new(), |id| id.to_string());
+    html_page_with(
+        "join.html",
+        &state.settings.instance_name,
+        &[("signed_in_as", signed_in_as), ("guest_of", &guest_of)],
+    )
+    .unwrap_or_else(missing)
 }
 
 /// The site's icon, for browsers that ask for it before reading a page (and for bookmarks).

@@ -36,8 +36,24 @@ async function main() {
   byId("join-intro").textContent = t(
     invitation.role === "voter" ? "join_intro_voter" : "join_intro_spectator",
     { name: invitation.session_name });
+  // Who is logged in on this browser, as the server filled the page in.
+  const { signedInAs, guestOf } = document.body.dataset;
+  if (guestOf && Number(guestOf) === invitation.session_id) {
+    // A guest of this very session (the link opened again): they are in already.
+    location.replace(`/sessions/${invitation.session_id}`);
+    return;
+  }
   show(form, true);
-  byId("name").focus();
+  if (signedInAs && !guestOf) {
+    // Joining as a guest would replace this browser's login: offer the account first.
+    byId("join-signed-in-text").textContent = t("join_signed_in", { name: signedInAs });
+    const self = byId("join-as-self");
+    self.href = `/sessions/${invitation.session_id}`;
+    show(byId("join-signed-in"), true);
+    self.focus();
+  } else {
+    byId("name").focus();
+  }
 }
 
 form.addEventListener("submit", async (event) => {

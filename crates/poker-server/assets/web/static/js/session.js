@@ -100,12 +100,16 @@ function setPoints(option) {
   renderVotes();
 }
 
-/** A round without a story: the server adds one named by the (local) time and starts it. */
+/**
+ * A round without a story: the server adds one and starts it. It is named as the server names
+ * one (`Quick round 14:05`, whatever the page's language: a story's name is the team's data, read
+ * in every language), but by the moderator's clock rather than the server's time zone.
+ */
 function quickRound() {
   if (!state.connected) return;
-  const time = new Intl.DateTimeFormat(undefined, { hour: "2-digit", minute: "2-digit", hourCycle: "h23" })
-    .format(new Date());
-  socket.send("quick_round_requested", { ticket_number: t("quick_round_name", { time }) });
+  const now = new Date();
+  const time = [now.getHours(), now.getMinutes()].map((n) => String(n).padStart(2, "0")).join(":");
+  socket.send("quick_round_requested", { ticket_number: `Quick round ${time}` });
 }
 
 // ---------------------------------------------------------------------------------------------
