@@ -1,6 +1,7 @@
 //! Rounds in the web UI (README, "Reveal and abstaining"), two browsers at once: a voter and a
-//! moderator who also votes, on a session whose votes are shown when the moderator reveals them;
-//! a third voter on a plain socket says they do not vote. SQLite only: the page is under test.
+//! moderator who also votes, on a session whose votes are shown when the moderator reveals them
+//! (later, when everyone is done); a third voter on a plain socket says they do not vote; a
+//! quick round; countdowns, one of them across a page reload. SQLite only: the page is under test.
 
 use serde_json::json;
 
@@ -180,6 +181,61 @@ async fn a_moderator_reveals_the_votes_and_an_abstention_shows_on_every_screen()
         page.wait_text("#round-state", "The cards are revealed.")
             .await;
         wait_votes(page, &["3: alice"]).await;
+    }
+
+    // The server reveals by itself once everyone present is done, when the session says so;
+    // and a countdown survives a page reload.
+    server
+        .admin()
+        .await
+        .patch_json(
+            &format!("/api/sessions/{}", session.id),
+            json!({"auto_reveal": true}),
+        )
+        .await
+        .expect_status(200, "the server reveals when everyone is done");
+    moderator.click("#reset").await;
+    for page in [&voter, &moderator] {
+        page.wait_text(
+            "#round-state",
+            "Cards stay face down until they are revealed.",
+        )
+        .await;
+    }
+    moderator
+        .js(
+            "document.querySelector('#timer-seconds').value = '120'; return true;",
+            vec![],
+        )
+        .await;
+    moderator.click("#timer-start").await;
+    voter.wait_visible("#timer").await;
+    voter.reload().await;
+    voter.wait_for("#conn[data-state=open]").await;
+    voter.wait_visible("#timer").await;
+    voter
+        .wait_js(
+            "/^(1:[0-5]\\d|2:00)$/.test(document.querySelector('#timer-left').textContent)",
+            vec![],
+            "the countdown goes on after the reload",
+        )
+        .await;
+    voter.click("#cards button.card[data-option='5']").await;
+    moderator.click("#cards button.card[data-option='8']").await;
+    voter.wait_for("#votes .vote-group.face-down").await;
+    assert!(
+        revealed_votes(&voter).await.is_empty(),
+        "bob has not said yet: the cards stay down"
+    );
+    bob_ws.send_event("abstain", json!({})).await;
+    for page in [&voter, &moderator] {
+        wait_votes(page, &["5: alice", "8: carol"]).await;
+        page.wait_text("#round-state", "The cards are revealed.")
+            .await;
+    }
+    moderator.click("#timer-stop").await;
+    for page in [&voter, &moderator] {
+        page.wait_hidden("#timer").await;
     }
 
     voter.assert_no_console_errors().await;

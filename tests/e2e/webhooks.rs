@@ -748,7 +748,8 @@ async fn each_change_fires_once_with_two_processes_sharing_the_session() {
 }
 
 /// The admin area's webhooks tab in a real browser: an administrator registers a receiver (the
-/// secret generated and shown once), points are set, and the delivery shows in the tab's log;
+/// secret generated and shown once), a moderator sets points in a second browser, and the
+/// delivery shows in the tab's log;
 /// deleting the hook takes it off the list. SQLite only: the page is under test.
 #[tokio::test(flavor = "multi_thread")]
 async fn an_administrator_registers_a_webhook_in_the_admin_area_and_sees_its_deliveries() {
@@ -756,7 +757,9 @@ async fn an_administrator_registers_a_webhook_in_the_admin_area_and_sees_its_del
     let mut receiver = Receiver::start(Mode::Answer(Vec::new())).await;
     let server = Server::start(Backend::Sqlite).await;
     let mia = server.create_user("mia", Rights::Moderator).await;
-    let session = server.create_session("Hooked", &[("H-1", "Hook")]).await;
+    let session = server
+        .create_session("Hooked", &[("H-1", "Hook"), ("H-2", "Line")])
+        .await;
 
     let admin = Browser::start("admin").await;
     admin
@@ -794,17 +797,14 @@ async fn an_administrator_registers_a_webhook_in_the_admin_area_and_sees_its_del
     let secret = secret.as_str().expect("the secret on the page").to_string();
     admin.wait_text("#webhooks-table", "Hooked").await;
 
-    // Points set on the socket reach the receiver, signed with the secret the page showed.
-    let mut ws = server.connect(session.id, &mia).await;
-    ws.expect_event("participants_changed").await;
-    ws.send_event(
-        "next_story_requested",
-        json!({"story_id": session.stories[0].id}),
-    )
-    .await;
-    ws.expect_event("story_changed").await;
-    ws.send_event("points_submitted", json!({"story_points": "5"}))
-        .await;
+    // Points a moderator sets in a second browser reach the receiver, signed with the secret
+    // the admin's page showed.
+    let moderator =
+        crate::support::browser::open_session(&server.base_url(), &mia, session.id).await;
+    moderator.click("#start").await;
+    crate::support::browser::wait_story(&moderator, &session.stories[0].label).await;
+    moderator.click("#cards button.card[data-option='5']").await;
+    crate::support::browser::wait_story(&moderator, &session.stories[1].label).await;
     let received = receiver.next().await;
     received.assert_signed_with(&secret);
     assert_eq!(received.json()["event"], "points_set");
@@ -843,7 +843,9 @@ async fn an_administrator_registers_a_webhook_in_the_admin_area_and_sees_its_del
     admin.click("#webhooks-table .danger").await;
     admin.wait_gone("#webhooks-table tbody tr").await;
     admin.assert_no_console_errors().await;
+    moderator.assert_no_console_errors().await;
     admin.close().await;
+    moderator.close().await;
 }
 
 /// A certificate for `localhost`, made for one test: the acceptor of a TLS receiver with it, and
