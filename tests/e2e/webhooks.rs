@@ -25,6 +25,7 @@ both_backends!(
     session_hooks_hear_their_session_only_and_global_hooks_every_session,
     the_rest_api_checks_rights_urls_and_ids_and_never_shows_a_secret_again,
     https_receivers_get_deliveries_when_their_certificate_is_trusted,
+    a_delivery_a_killed_process_left_pending_is_made_by_the_next_one,
 );
 
 mod processes {
@@ -257,6 +258,72 @@ async fn set_points_over_rest(admin: &Http, story_id: i64, points: &str) {
         )
         .await
         .expect_status(200, "set the points over REST");
+}
+
+/// A process killed (SIGKILL) between two attempts of a delivery: the process started after
+/// it finds the delivery left pending, takes it over and makes the attempts it had left, with
+/// the same event id, and the log shows every attempt.
+async fn a_delivery_a_killed_process_left_pending_is_made_by_the_next_one(backend: Backend) {
+    // The first attempt is answered 503; the next is due 2 s later, and the process is killed
+    // before that.
+    let mut receiver = Receiver::start(Mode::Answer(vec![503])).await;
+    let mut server = Server::start_with(
+        backend,
+        ServerOptions {
+            webhook_attempts: Some("4"),
+            webhook_retry_base_ms: Some("2000"),
+            webhook_timeout_secs: Some("0.5"),
+            ..ServerOptions::default()
+        },
+    )
+    .await;
+    let admin = server.admin().await;
+    let hook = register(&admin, &receiver.url, None, "k1ll-me").await;
+    let hook_id = id_of(&hook);
+    let session = server
+        .create_session("Crash", &[("C-1", "Before"), ("C-2", "After")])
+        .await;
+    set_points_over_rest(&admin, session.stories[0].id, "8").await;
+    let first = receiver.next().await;
+    let event_id = first.json()["id"].clone();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        let log = admin
+            .get(&format!("/api/webhooks/{hook_id}/deliveries"))
+            .await
+            .expect_status(200, "the delivery log");
+        if log[0]["attempts"] == 1 {
+            assert_eq!(log[0]["status"], "pending", "{log}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the first attempt is recorded: {log}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    server.signal("KILL");
+    server.wait_exit(Duration::from_secs(10)).await;
+
+    server.start_again().await;
+    // Overdue once its wait (2 s), a timeout (0.5 s) and 5 s have passed; looked for every 5 s.
+    let second = tokio::time::timeout(Duration::from_secs(20), receiver.requests.recv())
+        .await
+        .expect("the next process makes the attempt left pending")
+        .expect("the receiver runs");
+    second.assert_signed_with("k1ll-me");
+    assert_eq!(second.json()["id"], event_id, "the same event, not a new one");
+    assert_eq!(second.header("x-poker-delivery"), first.header("x-poker-delivery"));
+    let admin = server.admin().await;
+    let log = settled_deliveries(&admin, hook_id, 1).await;
+    assert_eq!(log.len(), 1, "one delivery: {log:?}");
+    assert_eq!(log[0]["status"], "delivered", "{:?}", log[0]);
+    assert_eq!(log[0]["attempts"], 2, "{:?}", log[0]);
+    let attempts: Vec<&Value> = log[0]["attempt_log"]
+        .as_array()
+        .expect("the attempts")
+        .iter()
+        .map(|a| &a["status_code"])
+        .collect();
+    assert_eq!(attempts, [&json!(503), &json!(200)], "{:?}", log[0]);
+    receiver.expect_nothing(Duration::from_secs(1)).await;
 }
 
 async fn points_set_over_the_socket_is_delivered_once_and_signed(backend: Backend) {

@@ -85,6 +85,14 @@ pub struct Delivery {
     pub updated_at: i64,
 }
 
+/// A delivery still `pending`, with its hook: what a process needs to go on with its attempts
+/// when the process that made them is gone.
+#[derive(Debug, Clone)]
+pub struct PendingDelivery {
+    pub delivery: Delivery,
+    pub target: WebhookTarget,
+}
+
 impl Store {
     /// Registers a hook; `NotFound` when `session_id` names no session.
     pub fn create_webhook(
@@ -217,6 +225,44 @@ impl Store {
             ))
             .execute(&mut *self.conn()?)?;
         Ok(())
+    }
+
+    /// Up to `limit` deliveries still `pending`, oldest first, with their hooks (a delivery whose
+    /// hook is gone has gone with it).
+    pub fn pending_deliveries(&self, limit: i64) -> Result<Vec<PendingDelivery>, DbError> {
+        let rows: Vec<(Delivery, WebhookTarget)> = webhook_deliveries::table
+            .inner_join(webhooks::table)
+            .filter(webhook_deliveries::status.eq("pending"))
+            .order(webhook_deliveries::id)
+            .limit(limit)
+            .select((Delivery::as_select(), WebhookTarget::as_select()))
+            .load(&mut *self.conn()?)?;
+        Ok(rows
+            .into_iter()
+            .map(|(delivery, target)| PendingDelivery { delivery, target })
+            .collect())
+    }
+
+    /// Takes over a pending delivery as it was read (`attempts`, `updated_at`): true when this
+    /// call did, false when another process (or the one that made it) touched it since. The
+    /// one that takes it marks it as touched now, so that nobody else takes it as well.
+    pub fn claim_delivery(
+        &self,
+        id: i64,
+        attempts: i64,
+        updated_at: i64,
+        now_ms: i64,
+    ) -> Result<bool, DbError> {
+        let claimed = diesel::update(
+            webhook_deliveries::table
+                .find(id)
+                .filter(webhook_deliveries::status.eq("pending"))
+                .filter(webhook_deliveries::attempts.eq(attempts))
+                .filter(webhook_deliveries::updated_at.eq(updated_at)),
+        )
+        .set(webhook_deliveries::updated_at.eq(now_ms))
+        .execute(&mut *self.conn()?)?;
+        Ok(claimed == 1)
     }
 
     /// A hook's last `limit` deliveries, newest first.

@@ -19,7 +19,7 @@ pub use admin::{
     ExportRow, ReorderError, SessionPatch, StoryEdit, StoryPatch, StoryRemoval, UserPatch,
 };
 pub use connection::{DatabaseUrl, DbConnection};
-pub use hooks::{Delivery, DeliveryUpdate, NewDelivery, Webhook, WebhookTarget};
+pub use hooks::{Delivery, DeliveryUpdate, NewDelivery, PendingDelivery, Webhook, WebhookTarget};
 pub use models::*;
 pub use store::{Store, TokenKind};
 pub use writer::{WriteShape, Writer};

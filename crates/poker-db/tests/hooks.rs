@@ -121,3 +121,50 @@ fn a_hook_keeps_its_last_deliveries_and_they_go_with_it_or_its_session() {
         Err(DbError::NotFound)
     ));
 }
+
+#[test]
+fn a_pending_delivery_is_taken_over_once_and_only_as_it_was_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = store(&dir);
+    let hook = store.create_webhook("http://a/", None, "s1").unwrap();
+    let first = delivery(&store, hook.id, 10);
+    let done = delivery(&store, hook.id, 11);
+    store
+        .update_delivery(
+            done,
+            &DeliveryUpdate {
+                status: "delivered",
+                attempts: 1,
+                status_code: Some(200),
+                error: None,
+                attempt_log: "[]",
+                now_ms: 12,
+            },
+        )
+        .unwrap();
+    let pending = store.pending_deliveries(10).unwrap();
+    assert_eq!(pending.len(), 1, "only the pending one: {pending:?}");
+    let (read, target) = (&pending[0].delivery, &pending[0].target);
+    assert_eq!((read.id, read.attempts, read.updated_at), (first, 0, 10));
+    assert_eq!((target.id, target.secret.as_str()), (hook.id, "s1"));
+
+    // Two processes read it alike; the first to claim it has it, the other finds it touched.
+    assert!(store.claim_delivery(first, 0, 10, 100).unwrap());
+    assert!(!store.claim_delivery(first, 0, 10, 101).unwrap());
+    // So does a process that read it before its maker recorded another attempt.
+    store
+        .update_delivery(
+            first,
+            &DeliveryUpdate {
+                status: "pending",
+                attempts: 1,
+                status_code: Some(503),
+                error: Some("answered 503"),
+                attempt_log: "[]",
+                now_ms: 200,
+            },
+        )
+        .unwrap();
+    assert!(!store.claim_delivery(first, 0, 100, 300).unwrap());
+    assert!(store.claim_delivery(first, 1, 200, 300).unwrap());
+}

@@ -6,6 +6,10 @@
 //! applies every change. [`Webhooks::fire`] only puts the event on a bounded queue; the worker
 //! reads the session's hooks, records a delivery for each and runs its attempts as a task of
 //! its own, retrying with exponential backoff until [`Schedule::attempts`] are spent.
+//!
+//! Every attempt is recorded, so a delivery whose process stopped (a restart, a crash) is not
+//! lost: [`resume`] looks for deliveries left `pending` past their next attempt's time, takes
+//! each over in the database (one process wins) and goes on with the attempts it had left.
 
 pub mod sign;
 
@@ -66,7 +70,14 @@ impl Webhooks {
             .build();
         match client {
             Ok(client) => {
-                actix_web::rt::spawn(run(events, store, client, schedule));
+                let in_flight = Arc::new(AtomicUsize::new(0));
+                actix_web::rt::spawn(resume(
+                    store.clone(),
+                    client.clone(),
+                    schedule,
+                    in_flight.clone(),
+                ));
+                actix_web::rt::spawn(run(events, store, client, schedule, in_flight));
             }
             // Without a client nothing can be sent; the queue fills and events are dropped.
             Err(e) => log::error!("webhooks are off: cannot build an HTTP client: {e}"),
@@ -129,8 +140,8 @@ async fn run(
     store: Store,
     client: reqwest::Client,
     schedule: Schedule,
+    in_flight: Arc<AtomicUsize>,
 ) {
-    let in_flight = Arc::new(AtomicUsize::new(0));
     while let Some(event) = events.recv().await {
         let (read, session_id, kind) = (store.clone(), event.session_id, event.kind);
         let found = web::block(move || -> Result<_, poker_db::DbError> {
@@ -204,43 +215,147 @@ async fn run(
                 );
                 continue;
             }
-            in_flight.fetch_add(1, Ordering::Relaxed);
-            let attempt = Attempts {
+            let attempts = Attempts {
                 store: store.clone(),
                 client: client.clone(),
                 schedule,
                 target,
                 delivery_id,
-                event: kind,
+                event: kind.as_str().into(),
                 event_id: event_id.clone(),
                 body: body.clone(),
+                first: 1,
+                log: Vec::new(),
             };
-            let in_flight = in_flight.clone();
-            actix_web::rt::spawn(async move {
-                attempt.run().await;
-                in_flight.fetch_sub(1, Ordering::Relaxed);
-            });
+            attempts.spawn(&in_flight);
         }
     }
 }
 
-/// One delivery's attempts.
+/// How often a process looks for deliveries left by a stopped one (and how soon after it
+/// starts: a restarted process takes over its own predecessor's).
+const RESUME_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Pending deliveries read at a time.
+const RESUME_BATCH: i64 = 100;
+
+/// Goes on with deliveries that a stopped process left pending (see [`Schedule::abandoned`]):
+/// each is taken over in the database first, so that of several processes only one sends it.
+async fn resume(
+    store: Store,
+    client: reqwest::Client,
+    schedule: Schedule,
+    in_flight: Arc<AtomicUsize>,
+) {
+    loop {
+        actix_web::rt::time::sleep(RESUME_EVERY).await;
+        let read = store.clone();
+        let pending = match web::block(move || read.pending_deliveries(RESUME_BATCH)).await {
+            Ok(Ok(pending)) => pending,
+            Ok(Err(e)) => {
+                log::debug!("webhooks: pending deliveries not read: {e}");
+                continue;
+            }
+            // The blocking pool is gone: the server is stopping.
+            Err(_) => return,
+        };
+        let now = now_ms();
+        for pending in pending {
+            let delivery = pending.delivery;
+            if !schedule.abandoned(delivery.attempts, delivery.updated_at, now) {
+                continue;
+            }
+            if in_flight.load(Ordering::Relaxed) >= MAX_IN_FLIGHT {
+                break;
+            }
+            let (claim, id) = (store.clone(), delivery.id);
+            let (attempts, updated_at) = (delivery.attempts, delivery.updated_at);
+            let claimed =
+                web::block(move || claim.claim_delivery(id, attempts, updated_at, now_ms())).await;
+            match claimed {
+                Ok(Ok(true)) => {}
+                Ok(Ok(false)) => continue,
+                Ok(Err(e)) => {
+                    log::debug!("webhooks: delivery {id} not taken over: {e}");
+                    continue;
+                }
+                Err(_) => return,
+            }
+            log::info!(
+                session = delivery.session_id.unwrap_or(0);
+                "webhooks: delivery {id} of {} to hook {} taken over after {attempts} attempts                  (the process making them stopped)",
+                delivery.event,
+                pending.target.id
+            );
+            let log = match serde_json::from_str::<Value>(&delivery.attempt_log) {
+                Ok(Value::Array(log)) => log,
+                _ => Vec::new(),
+            };
+            Attempts {
+                store: store.clone(),
+                client: client.clone(),
+                schedule,
+                target: pending.target,
+                delivery_id: id,
+                event: delivery.event.into(),
+                event_id: delivery.event_id,
+                body: delivery.payload.into(),
+                first: u32::try_from(attempts.saturating_add(1)).unwrap_or(u32::MAX),
+                log,
+            }
+            .spawn(&in_flight);
+        }
+    }
+}
+
+/// One delivery's attempts, from attempt `first` on (1, or the next one of a delivery taken
+/// over), `log` holding those made before.
 struct Attempts {
     store: Store,
     client: reqwest::Client,
     schedule: Schedule,
     target: WebhookTarget,
     delivery_id: i64,
-    event: EventKind,
+    /// The event's name (`X-Poker-Event`).
+    event: Arc<str>,
     event_id: String,
     body: Arc<str>,
+    first: u32,
+    log: Vec<Value>,
 }
 
 impl Attempts {
+    /// Runs them as a task of their own, counted in `in_flight` while they last.
+    fn spawn(self, in_flight: &Arc<AtomicUsize>) {
+        in_flight.fetch_add(1, Ordering::Relaxed);
+        let in_flight = in_flight.clone();
+        actix_web::rt::spawn(async move {
+            self.run().await;
+            in_flight.fetch_sub(1, Ordering::Relaxed);
+        });
+    }
+
     async fn run(self) {
-        let mut log: Vec<Value> = Vec::new();
-        for n in 1..=self.schedule.attempts.max(1) {
-            actix_web::rt::time::sleep(self.schedule.wait_before(n)).await;
+        let mut log = self.log.clone();
+        let last_attempt = self.schedule.attempts.max(1);
+        if self.first > last_attempt {
+            // Taken over with no attempt left (WEBHOOK_ATTEMPTS was lowered meanwhile).
+            self.record(
+                "failed",
+                self.first - 1,
+                None,
+                Some("no attempt left"),
+                &log,
+            )
+            .await;
+            crate::metrics::webhook_delivery("failed");
+            return;
+        }
+        for n in self.first..=last_attempt {
+            // A delivery taken over is overdue already: its first attempt here is made at once.
+            if n > self.first || self.first == 1 {
+                actix_web::rt::time::sleep(self.schedule.wait_before(n)).await;
+            }
             let at = chrono::Utc::now();
             let (status_code, error) = self.attempt(at.timestamp()).await;
             let delivered = error.is_none();
@@ -250,42 +365,57 @@ impl Attempts {
                 "status_code": status_code,
                 "error": error,
             }));
-            let last = delivered || n >= self.schedule.attempts;
+            let last = delivered || n >= last_attempt;
             let status = match (delivered, last) {
                 (true, _) => "delivered",
                 (false, true) => "failed",
                 (false, false) => "pending",
             };
-            let (store, id) = (self.store.clone(), self.delivery_id);
-            let attempt_log = Value::Array(log.clone()).to_string();
-            let saved = web::block(move || {
-                store.update_delivery(
-                    id,
-                    &DeliveryUpdate {
-                        status,
-                        attempts: i64::from(n),
-                        status_code: status_code.map(i64::from),
-                        error: error.as_deref(),
-                        attempt_log: &attempt_log,
-                        now_ms: now_ms(),
-                    },
-                )
-            })
-            .await;
-            if let Ok(Err(e)) = saved {
-                log::warn!("webhooks: delivery {id}: attempt {n} not recorded: {e}");
-            }
+            self.record(status, n, status_code, error.as_deref(), &log)
+                .await;
             if last {
                 crate::metrics::webhook_delivery(status);
                 if !delivered {
                     log::warn!(
-                        "webhooks: delivery {id} of {} to hook {} failed after {n} attempts",
-                        self.event.as_str(),
+                        "webhooks: delivery {} of {} to hook {} failed after {n} attempts",
+                        self.delivery_id,
+                        self.event,
                         self.target.id
                     );
                 }
                 return;
             }
+        }
+    }
+
+    /// Writes the delivery's state after `attempts` attempts down.
+    async fn record(
+        &self,
+        status: &'static str,
+        attempts: u32,
+        status_code: Option<u16>,
+        error: Option<&str>,
+        log: &[Value],
+    ) {
+        let (store, id) = (self.store.clone(), self.delivery_id);
+        let attempt_log = Value::Array(log.to_vec()).to_string();
+        let error = error.map(str::to_string);
+        let saved = web::block(move || {
+            store.update_delivery(
+                id,
+                &DeliveryUpdate {
+                    status,
+                    attempts: i64::from(attempts),
+                    status_code: status_code.map(i64::from),
+                    error: error.as_deref(),
+                    attempt_log: &attempt_log,
+                    now_ms: now_ms(),
+                },
+            )
+        })
+        .await;
+        if let Ok(Err(e)) = saved {
+            log::warn!("webhooks: delivery {id}: attempt {attempts} not recorded: {e}");
         }
     }
 
@@ -297,7 +427,7 @@ impl Attempts {
             .post(&self.target.url)
             .timeout(self.schedule.timeout)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
-            .header("X-Poker-Event", self.event.as_str())
+            .header("X-Poker-Event", &*self.event)
             .header("X-Poker-Delivery", &self.event_id)
             .header("X-Poker-Signature", signature)
             .body(self.body.to_string())

@@ -82,7 +82,22 @@ impl Schedule {
         }
         self.base.saturating_mul(1 << (n - 2).min(20))
     }
+
+    /// Whether a pending delivery that has had `attempts` attempts and was last recorded at
+    /// `updated_ms` has been left by the process making them: that process records the next
+    /// attempt at the latest its wait plus one timeout later (plus the time to write it down,
+    /// [`ABANDONED_AFTER`] at most). Every process is assumed to run the same schedule.
+    pub fn abandoned(&self, attempts: i64, updated_ms: i64, now_ms: i64) -> bool {
+        let next = u32::try_from(attempts.saturating_add(1)).unwrap_or(u32::MAX);
+        let silence = self.wait_before(next) + self.timeout + ABANDONED_AFTER;
+        let silence_ms = i64::try_from(silence.as_millis()).unwrap_or(i64::MAX);
+        now_ms.saturating_sub(updated_ms) > silence_ms
+    }
 }
+
+/// How long past its next attempt's latest moment a pending delivery must have been silent to
+/// count as left by a stopped process (see [`Schedule::abandoned`]).
+pub const ABANDONED_AFTER: Duration = Duration::from_secs(5);
 
 /// A random secret, shown once: `whsec_` and 256 random bits (the tokens' kind of secret).
 pub fn new_secret() -> String {
@@ -151,6 +166,24 @@ mod tests {
         };
         let waits: Vec<u64> = (1..=6).map(|n| s.wait_before(n).as_secs()).collect();
         assert_eq!(waits, [0, 1, 2, 4, 8, 16]);
+    }
+
+    #[test]
+    fn a_delivery_is_left_only_once_its_next_attempt_is_overdue() {
+        let s = Schedule {
+            attempts: 6,
+            base: Duration::from_secs(1),
+            timeout: Duration::from_secs(5),
+        };
+        // After 3 attempts the next waits 4 s and may take 5 s: 9 s, and 5 s to record it.
+        assert!(!s.abandoned(3, 0, 14_000));
+        assert!(s.abandoned(3, 0, 14_001));
+        // Recorded but never attempted (the process stopped at once): its first attempt is due
+        // at once.
+        assert!(!s.abandoned(0, 1_000, 11_000));
+        assert!(s.abandoned(0, 1_000, 11_001));
+        // A clock that went back never makes one look left.
+        assert!(!s.abandoned(3, 50_000, 0));
     }
 
     #[test]
