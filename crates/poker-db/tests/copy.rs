@@ -326,8 +326,8 @@ fn a_target_with_any_row_is_refused_and_left_as_it_was() {
     );
 }
 
-/// A target whose `settings` (the last table) refuses every insert: the copy fails after
-/// every other table was written, and the target is left empty.
+/// A target whose `settings` refuses every insert: the copy fails after the tables before it
+/// (most of them) were written, and the target is left empty.
 fn refuse_settings(conn: &mut poker_db::DbConnection) {
     let sql = match conn {
         poker_db::DbConnection::Sqlite(_) => {
@@ -364,6 +364,62 @@ fn sqlite_a_failure_at_the_last_table_rolls_everything_back() {
     let (from, to) = (sqlite_url(&dir, "from.db"), sqlite_url(&dir, "to.db"));
     populate(&from);
     a_failure_at_the_last_table_rolls_everything_back(&from, &to);
+}
+
+/// A target on which one vote (the '☕' one) silently vanishes as it is inserted: no error
+/// anywhere, only one row fewer. Dropped by a trigger, as SQLite's `RAISE(IGNORE)` and a
+/// PostgreSQL row trigger returning NULL do.
+fn lose_one_vote(conn: &mut poker_db::DbConnection) {
+    let sql = match conn {
+        poker_db::DbConnection::Sqlite(_) => {
+            "CREATE TRIGGER vanish BEFORE INSERT ON votes WHEN NEW.choice = '☕' \
+             BEGIN SELECT RAISE(IGNORE); END;"
+        }
+        poker_db::DbConnection::Postgresql(_) => {
+            "CREATE FUNCTION vanish() RETURNS trigger LANGUAGE plpgsql AS \
+             $$ BEGIN IF NEW.choice = '☕' THEN RETURN NULL; END IF; RETURN NEW; END $$; \
+             CREATE TRIGGER vanish BEFORE INSERT ON votes \
+             FOR EACH ROW EXECUTE FUNCTION vanish();"
+        }
+    };
+    conn.batch_execute(sql).expect("create the trigger");
+}
+
+/// The counts after the copy are what catches it: the copy fails naming the table and both
+/// counts, and nothing of it is committed.
+fn a_row_lost_on_the_way_fails_the_count_check(from: &DatabaseUrl, to: &DatabaseUrl) {
+    to.migrate().expect("migrate the target");
+    lose_one_vote(&mut to.connect(TIMEOUT).expect("connect"));
+    let failed = copy_data(from, to).expect_err("the counts of votes differ");
+    let (source_rows, target) = ((VOTERS * STORIES + 1) as i64, (VOTERS * STORIES) as i64);
+    assert!(
+        matches!(
+            failed,
+            CopyError::CountMismatch {
+                table: "votes",
+                source_rows: s,
+                target: t,
+            } if s == source_rows && t == target
+        ),
+        "{failed:?}"
+    );
+    let message = failed.to_string();
+    assert!(
+        message.contains("table votes")
+            && message.contains(&format!("{target} row(s) on the target"))
+            && message.contains(&format!("{source_rows} on the source"))
+            && message.contains("nothing was written"),
+        "{message}"
+    );
+    assert!(is_empty(to), "nothing of the copy is left on the target");
+}
+
+#[test]
+fn sqlite_a_row_lost_on_the_way_fails_the_count_check() {
+    let dir = tempdir();
+    let (from, to) = (sqlite_url(&dir, "from.db"), sqlite_url(&dir, "to.db"));
+    populate(&from);
+    a_row_lost_on_the_way_fails_the_count_check(&from, &to);
 }
 
 #[test]
@@ -529,6 +585,19 @@ fn postgres_a_target_with_any_row_is_refused() {
         "{refused:?}"
     );
     assert_eq!(dump(&target.url).expect("read"), before);
+}
+
+#[test]
+#[cfg_attr(
+    not(postgres_tests),
+    ignore = "TEST_DATABASE_URL not set: PostgreSQL run skipped"
+)]
+fn postgres_a_row_lost_on_the_way_fails_the_count_check() {
+    let dir = tempdir();
+    let from = sqlite_url(&dir, "from.db");
+    populate(&from);
+    let target = OwnDatabase::create("lost_row");
+    a_row_lost_on_the_way_fails_the_count_check(&from, &target.url);
 }
 
 /// 100,000 votes (500 voters × 200 stories): more rows than any single statement could bind,
