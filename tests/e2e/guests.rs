@@ -2,6 +2,8 @@
 //! joins with a name and sees that one session only, and revoking, which ends their logins and
 //! closes their sockets with 4001.
 
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, RunQueryDsl};
 use serde_json::{json, Value};
 
 use crate::support::admin::AdminHttp;
@@ -13,6 +15,9 @@ both_backends!(
     a_guest_joins_by_link_votes_and_sees_only_that_session,
     revoking_an_invite_ends_its_guests_logins_and_sockets,
     invites_and_joins_are_checked,
+    a_guest_cannot_log_in_with_any_password,
+    an_expired_invite_is_closed_and_its_guests_logged_out,
+    a_socket_closes_when_its_login_expires,
 );
 
 /// A guest who joined through `token` with `name`: their client (holding the login cookie) and
@@ -362,4 +367,279 @@ async fn invites_and_joins_are_checked(backend: Backend) {
         )
         .await
         .expect_error(404, "join through an unknown invite");
+}
+
+/// A socket lives no longer than the login it was opened with: a guest's socket opened three
+/// seconds before their login expires (the stored expiry moved there) is closed with 4001 at
+/// the expiry, while the moderator's socket (a bearer token, which does not expire) stays and
+/// sees the guest leave.
+async fn a_socket_closes_when_its_login_expires(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mia = server.create_user("mia", Rights::Moderator).await;
+    let session = server.create_session("Timed", &[]).await;
+    let invite = server
+        .as_user(&mia)
+        .post(&format!("/api/sessions/{}/invites", session.id), json!({}))
+        .await
+        .expect_status(201, "an invite");
+    let (guest, joined) = join(&server, invite["token"].as_str().expect("token"), "Cinder").await;
+    let guest_id = joined["user"]["id"].as_i64().expect("the guest's id");
+    let expires = chrono::Utc::now().timestamp() + 3;
+    db_execute(
+        &server,
+        &format!("UPDATE tokens SET expires_at = {expires} WHERE user_id = {guest_id}"),
+    )
+    .await;
+    let mut mod_ws = server.connect(session.id, &mia).await;
+    let mut guest_ws = guest_socket(&server, &guest, session.id, "Cinder").await;
+    await_names(&mut mod_ws, &["Cinder", "mia"]).await;
+
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(8);
+    let code = loop {
+        use tokio_tungstenite::tungstenite::Message;
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        match guest_ws.next_raw(left).await {
+            Some(Ok(Message::Close(Some(frame)))) => break u16::from(frame.code),
+            Some(Ok(Message::Close(None))) => panic!("closed without a code"),
+            Some(Ok(_)) => {}
+            Some(Err(e)) => panic!("the guest's socket failed before closing: {e}"),
+            None => panic!("the guest's socket outlived its login"),
+        }
+    };
+    assert_eq!(code, 4001, "the login ended");
+    assert!(
+        chrono::Utc::now().timestamp() >= expires,
+        "not closed before the login expired"
+    );
+    await_names(&mut mod_ws, &["mia"]).await;
+}
+
+/// Reads `participants_changed` frames until one names exactly `names` (sorted).
+async fn await_names(client: &mut WsClient, names: &[&str]) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let left = deadline.saturating_duration_since(std::time::Instant::now());
+        let data = client.find_event("participants_changed", left).await;
+        let got: Vec<&str> = data["participants"]
+            .as_array()
+            .expect("participants")
+            .iter()
+            .filter_map(|p| p["name"].as_str())
+            .collect();
+        if got == names {
+            return;
+        }
+    }
+}
+
+/// Runs `sql` (statements both backends take) on the server's database, directly.
+async fn db_execute(server: &Server, sql: &str) {
+    let (url, path, sql) = (
+        server.database_url().to_string(),
+        server.sqlite_path(),
+        sql.to_string(),
+    );
+    tokio::task::spawn_blocking(move || {
+        if url.starts_with("postgres") {
+            diesel::PgConnection::establish(&url)
+                .expect("connect to PostgreSQL")
+                .batch_execute(&sql)
+        } else {
+            // The server may hold the write lock a moment: wait for it rather than fail.
+            diesel::SqliteConnection::establish(&path.to_string_lossy())
+                .expect("open the SQLite file")
+                .batch_execute(&format!("PRAGMA busy_timeout = 5000; {sql}"))
+        }
+        .unwrap_or_else(|e| panic!("{sql}: {e}"))
+    })
+    .await
+    .expect("the statements ran");
+}
+
+/// The one text column `value` of the first row `query` answers, read from the server's
+/// database directly.
+async fn db_text(server: &Server, query: &str) -> String {
+    #[derive(diesel::QueryableByName)]
+    struct Row {
+        #[diesel(sql_type = diesel::sql_types::Text)]
+        value: String,
+    }
+    let (url, path, query) = (
+        server.database_url().to_string(),
+        server.sqlite_path(),
+        query.to_string(),
+    );
+    tokio::task::spawn_blocking(move || {
+        let sql = diesel::sql_query(&query);
+        let rows: Vec<Row> = if url.starts_with("postgres") {
+            let mut conn = diesel::PgConnection::establish(&url).expect("connect to PostgreSQL");
+            sql.load(&mut conn)
+        } else {
+            let mut conn = diesel::SqliteConnection::establish(&path.to_string_lossy())
+                .expect("open the SQLite file");
+            sql.load(&mut conn)
+        }
+        .unwrap_or_else(|e| panic!("{query}: {e}"));
+        rows.into_iter()
+            .next()
+            .unwrap_or_else(|| panic!("{query}: no row"))
+            .value
+    })
+    .await
+    .expect("the query ran")
+}
+
+/// A guest has no password: no password at all logs them in, not even an empty one or the
+/// placeholder stored in their password column. Their invite's login is the only way in.
+async fn a_guest_cannot_log_in_with_any_password(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mia = server.create_user("mia", Rights::Moderator).await;
+    let session = server.create_session("Closed door", &[]).await;
+    let invite = server
+        .as_user(&mia)
+        .post(&format!("/api/sessions/{}/invites", session.id), json!({}))
+        .await
+        .expect_status(201, "an invite");
+    let token = invite["token"].as_str().expect("token");
+    let (guest, joined) = join(&server, token, "Gustav").await;
+    let id = joined["user"]["id"].as_i64().expect("the guest's id");
+    let stored = db_text(
+        &server,
+        &format!("SELECT password_hash AS value FROM users WHERE id = {id}"),
+    )
+    .await;
+    // Four attempts at most: the fifth failure for one name starts the login throttle.
+    let mut passwords = vec![String::new(), "!guest".to_string(), "Gustav".to_string()];
+    if !passwords.contains(&stored) {
+        passwords.push(stored.clone());
+    }
+    for password in &passwords {
+        let attempt = server.http();
+        attempt
+            .post(
+                "/api/auth/login",
+                json!({"username": "Gustav", "password": password}),
+            )
+            .await
+            .expect_error(
+                401,
+                &format!("Gustav logs in with the password {password:?}"),
+            );
+        assert!(
+            attempt.cookie_header().is_none(),
+            "a refused login sets no cookie (password {password:?})"
+        );
+    }
+    // Their own login, the invite's, still works.
+    let me = guest.get("/api/auth/me").await.expect_status(200, "me");
+    assert_eq!(me["id"], id);
+    assert_eq!(me["guest_session_id"], session.id);
+}
+
+/// An invite is open until it expires (1 hour at least, so the test moves the stored times an
+/// hour and more into the past): then its link leads nowhere, and the logins of the guests it
+/// let in, which end when it does, end. The server looks every token up in the database on
+/// every request and handshake (no cache of identities), so the edit shows at once.
+async fn an_expired_invite_is_closed_and_its_guests_logged_out(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mia = server.create_user("mia", Rights::Moderator).await;
+    let session = server.create_session("Short-lived", &[]).await;
+    let invite = server
+        .as_user(&mia)
+        .post(
+            &format!("/api/sessions/{}/invites", session.id),
+            json!({"expires_in_hours": 1}),
+        )
+        .await
+        .expect_status(201, "a one-hour invite");
+    let token = invite["token"].as_str().expect("token").to_string();
+    let (guest, joined) = join(&server, &token, "Ephemera").await;
+    let guest_id = joined["user"]["id"].as_i64().expect("the guest's id");
+    guest
+        .get("/api/auth/me")
+        .await
+        .expect_status(200, "the guest is logged in");
+    guest_socket(&server, &guest, session.id, "Ephemera")
+        .await
+        .close()
+        .await;
+
+    // The guest's login ends when the invite does, to the second.
+    let invite_expires = db_text(
+        &server,
+        &format!(
+            "SELECT CAST(expires_at AS TEXT) AS value FROM invites WHERE id = {}",
+            invite["id"]
+        ),
+    )
+    .await;
+    let login_expires = db_text(
+        &server,
+        &format!("SELECT CAST(expires_at AS TEXT) AS value FROM tokens WHERE user_id = {guest_id}"),
+    )
+    .await;
+    assert_eq!(
+        login_expires, invite_expires,
+        "the guest's login expires with the invite"
+    );
+
+    // Two hours on: both an hour past.
+    db_execute(
+        &server,
+        &format!(
+            "UPDATE invites SET expires_at = expires_at - 7200 WHERE id = {}; \
+             UPDATE tokens SET expires_at = expires_at - 7200 \
+             WHERE user_id IN (SELECT user_id FROM guests);",
+            invite["id"]
+        ),
+    )
+    .await;
+
+    server
+        .http()
+        .get(&format!("/api/invites/{token}"))
+        .await
+        .expect_error(404, "an expired invite");
+    server
+        .http()
+        .post(
+            &format!("/api/invites/{token}/join"),
+            json!({"name": "Latecomer"}),
+        )
+        .await
+        .expect_error(404, "join through an expired invite");
+    guest
+        .get("/api/auth/me")
+        .await
+        .expect_error(401, "the guest's login ended with the invite");
+    guest
+        .get(&format!("/api/sessions/{}", session.id))
+        .await
+        .expect_error(401, "the guest sees nothing more");
+    let cookie = guest
+        .cookie_header()
+        .expect("the guest still holds the cookie");
+    assert_eq!(
+        handshake_status(with_cookie(
+            server.ws_request(&server.ws_url(session.id)),
+            &cookie
+        ))
+        .await,
+        401,
+        "the guest's socket is refused"
+    );
+    let invites = server
+        .as_user(&mia)
+        .get(&format!("/api/sessions/{}/invites", session.id))
+        .await
+        .expect_status(200, "the host still lists it");
+    assert_eq!(invites[0]["open"], false, "{invites}");
+    assert!(invites[0]["revoked_at"].is_null(), "expired, not revoked");
+    assert_eq!(invites[0]["guests"], 1);
+    // Nothing else was logged out.
+    server
+        .as_user(&mia)
+        .get("/api/auth/me")
+        .await
+        .expect_status(200, "the moderator's login is untouched");
 }

@@ -221,6 +221,105 @@ async fn json_logs_parse_line_by_line_and_carry_request_ids() {
         .all(|l| !l["path"].as_str().unwrap().contains('?')));
 }
 
+/// A socket's refusals of frames name the event they were about: `none` for a frame that names
+/// no event the server knows (malformed, unknown, not a string), as `poker_events_total` does,
+/// and the event's name for one the session refuses; every line about the socket has the id of
+/// its upgrade request.
+#[tokio::test(flavor = "multi_thread")]
+async fn refused_socket_frames_carry_their_event() {
+    let server = Logged::start(&[("LOG_FORMAT", "json"), ("RUST_LOG", "info")]).await;
+    let cookie = login_cookie(&server).await;
+    let created = client()
+        .post(server.url("/api/sessions"))
+        .header("cookie", &cookie)
+        .json(&json!({"name": "Refusals", "poker_date": "2026-12-02"}))
+        .send()
+        .await
+        .expect("create a session");
+    assert_eq!(created.status(), 201);
+    let session_id = created.json::<Value>().await.unwrap()["id"].clone();
+    let mut request = format!("ws://127.0.0.1:{}/ws/poker/{session_id}/", server.port)
+        .into_client_request()
+        .unwrap();
+    for (name, value) in [
+        ("cookie", cookie.as_str()),
+        ("sec-websocket-protocol", "poker.v2"),
+    ] {
+        request
+            .headers_mut()
+            .insert(name, HeaderValue::from_str(value).unwrap());
+    }
+    let mut socket = WsClient::connect(request, "admin").await.expect("connect");
+    socket.expect_event("participants_changed").await;
+    let refusals = [
+        ("{not json", "bad_request", "malformed JSON"),
+        (
+            r#"{"event": "dance", "data": {}}"#,
+            "unknown_event",
+            "unknown event \"dance\"",
+        ),
+        (
+            r#"{"event": 7}"#,
+            "bad_request",
+            "\"event\" must be a string",
+        ),
+    ];
+    for (frame, code, _) in refusals {
+        socket.send_text(frame.to_string()).await;
+        socket.expect_error(code).await;
+    }
+    socket.send_binary(b"{}".to_vec()).await;
+    socket.expect_error("bad_request").await;
+    // A well-formed event the session refuses: no story is active to vote on.
+    socket
+        .send_text(r#"{"event": "vote_submitted", "data": {"choice": "5"}}"#.to_string())
+        .await;
+    socket.expect_error("no_active_story").await;
+    socket.close().await;
+
+    let lines = server.json_lines().await;
+    let refused: Vec<&Value> = lines
+        .iter()
+        .filter(|l| {
+            l["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("refused a frame"))
+        })
+        .collect();
+    let mut expected: Vec<(&str, &str)> = refusals
+        .iter()
+        .map(|(_, code, message)| (*code, *message))
+        .collect();
+    expected.push(("bad_request", "binary frames are not accepted"));
+    for (code, message) in expected {
+        let line = refused
+            .iter()
+            .find(|l| l["message"].as_str().unwrap().contains(message))
+            .unwrap_or_else(|| panic!("a refusal line for {message:?} among {refused:#?}"));
+        assert_eq!(line["event"], "none", "the event of {line}");
+        assert_eq!(line["code"], code, "{line}");
+        assert_eq!(line["session"], session_id, "{line}");
+        assert_eq!(line["level"], "INFO", "{line}");
+        assert!(line["request_id"].is_string(), "{line}");
+    }
+    // The session's lines about the socket (joined, refused, left) carry the event and the
+    // upgrade request's id too, the same id as the socket's own lines.
+    let socket_id = refused[0]["request_id"].clone();
+    let of_session = |text: &str| -> &Value {
+        lines
+            .iter()
+            .find(|l| l["message"].as_str().is_some_and(|m| m.contains(text)))
+            .unwrap_or_else(|| panic!("a line with {text:?} among {lines:#?}"))
+    };
+    let refusal = of_session("refused an event of user");
+    assert_eq!(refusal["event"], "vote_submitted", "{refusal}");
+    assert_eq!(refusal["code"], "no_active_story", "{refusal}");
+    for line in [refusal, of_session(") joined"), of_session(") left")] {
+        assert_eq!(line["request_id"], socket_id, "{line}");
+        assert_eq!(line["session"], session_id, "{line}");
+    }
+}
+
 /// Logs in as admin and returns the `Cookie` header for the login.
 async fn login_cookie(server: &Logged) -> String {
     let response = client()

@@ -296,7 +296,10 @@ async fn a_delivery_a_killed_process_left_pending_is_made_by_the_next_one(backen
             assert_eq!(log[0]["status"], "pending", "{log}");
             break;
         }
-        assert!(Instant::now() < deadline, "the first attempt is recorded: {log}");
+        assert!(
+            Instant::now() < deadline,
+            "the first attempt is recorded: {log}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     server.signal("KILL");
@@ -309,8 +312,15 @@ async fn a_delivery_a_killed_process_left_pending_is_made_by_the_next_one(backen
         .expect("the next process makes the attempt left pending")
         .expect("the receiver runs");
     second.assert_signed_with("k1ll-me");
-    assert_eq!(second.json()["id"], event_id, "the same event, not a new one");
-    assert_eq!(second.header("x-poker-delivery"), first.header("x-poker-delivery"));
+    assert_eq!(
+        second.json()["id"],
+        event_id,
+        "the same event, not a new one"
+    );
+    assert_eq!(
+        second.header("x-poker-delivery"),
+        first.header("x-poker-delivery")
+    );
     let admin = server.admin().await;
     let log = settled_deliveries(&admin, hook_id, 1).await;
     assert_eq!(log.len(), 1, "one delivery: {log:?}");

@@ -285,8 +285,12 @@ impl Store {
     }
 
     /// The user a login token belongs to (unexpired), with the one session they may see if they
-    /// are a guest: one query, as every request that presents a token asks it.
-    pub fn login_by_token(&self, token_hash: &str) -> Result<Option<(User, Option<i64>)>, DbError> {
+    /// are a guest and when the login ends (seconds since 1970; `None`: never): one query, as
+    /// every request that presents a token asks it.
+    pub fn login_by_token(
+        &self,
+        token_hash: &str,
+    ) -> Result<Option<(User, Option<i64>, Option<i64>)>, DbError> {
         Ok(tokens::table
             .inner_join(users::table.left_join(guests::table))
             .filter(tokens::token_hash.eq(token_hash))
@@ -295,7 +299,11 @@ impl Store {
                     .is_null()
                     .or(tokens::expires_at.gt(now())),
             )
-            .select((User::as_select(), guests::session_id.nullable()))
+            .select((
+                User::as_select(),
+                guests::session_id.nullable(),
+                tokens::expires_at,
+            ))
             .first(&mut *self.conn()?)
             .optional()?)
     }

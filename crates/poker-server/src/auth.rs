@@ -142,6 +142,8 @@ pub struct Identity {
     pub token_hash: String,
     /// A guest (let in by an invite link) sees this one session and nothing else.
     pub guest_session: Option<i64>,
+    /// When the login ends (seconds since 1970); `None`: a bearer token, until revoked.
+    pub expires_at: Option<i64>,
 }
 
 impl Identity {
@@ -193,10 +195,11 @@ pub async fn identify(req: &HttpRequest, state: &AppState) -> Result<Option<Iden
     let store = state.store.clone();
     let lookup = hash.clone();
     let found = blocking(move || Ok(store.login_by_token(&lookup)?)).await?;
-    Ok(found.map(|(user, guest_session)| Identity {
+    Ok(found.map(|(user, guest_session, expires_at)| Identity {
         user,
         token_hash: hash,
         guest_session,
+        expires_at,
     }))
 }
 

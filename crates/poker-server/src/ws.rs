@@ -130,6 +130,8 @@ async fn open_socket(
             can_vote: user.can_vote,
             can_moderate: user.can_moderate,
             token_hash: identity.token_hash,
+            login_expires_at: identity.expires_at,
+            request_id: crate::logging::current_request_id(),
         },
         state.registry.clone(),
         Arc::clone(&state.live),

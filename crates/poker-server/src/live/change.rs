@@ -78,6 +78,8 @@ impl From<RemoteMember> for SocketUser {
             can_vote: member.can_vote,
             can_moderate: member.can_moderate,
             token_hash: String::new(),
+            login_expires_at: None,
+            request_id: None,
         }
     }
 }

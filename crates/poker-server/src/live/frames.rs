@@ -135,6 +135,8 @@ mod tests {
             can_vote,
             can_moderate,
             token_hash: String::new(),
+            login_expires_at: None,
+            request_id: None,
         }
     }
 

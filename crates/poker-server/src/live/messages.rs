@@ -25,6 +25,11 @@ pub struct SocketUser {
     /// The stored hash of the token (login cookie or bearer token) that opened the socket:
     /// when that login ends, the socket is closed with 4001.
     pub token_hash: String,
+    /// When that login expires (seconds since 1970; `None`: never): the socket is closed with
+    /// 4001 then, as when it ends otherwise.
+    pub login_expires_at: Option<i64>,
+    /// The id of the socket's upgrade request, on the session's lines about this socket.
+    pub request_id: Option<Arc<str>>,
 }
 
 impl SocketUser {

@@ -95,8 +95,6 @@ pub struct Participant {
     outbox: Arc<Outbox>,
     /// What the socket offered at the handshake: whether it gets `error` frames and our events.
     dialect: Dialect,
-    /// The id of the upgrade request, on the socket's log lines.
-    request_id: Option<Arc<str>>,
 }
 
 impl Participant {
@@ -108,7 +106,6 @@ impl Participant {
         outbox: Arc<Outbox>,
         dialect: Dialect,
     ) -> Self {
-        let request_id = crate::logging::current_request_id();
         Participant {
             conn: NEXT_CONN.fetch_add(1, Ordering::Relaxed),
             session_id,
@@ -121,7 +118,6 @@ impl Participant {
             partial: None,
             outbox,
             dialect,
-            request_id,
         }
     }
 
@@ -131,7 +127,7 @@ impl Participant {
             user = self.user.id,
             event = event,
             code = error.code.as_str(),
-            request_id = self.request_id.as_deref().unwrap_or("-");
+            request_id = self.user.request_id.as_deref().unwrap_or("-");
             "session {}: refused a frame of user {} ({}): {error}",
             self.session_id,
             self.user.id,
@@ -150,7 +146,7 @@ impl Participant {
             session = self.session_id,
             user = self.user.id,
             close_code = u16::from(code),
-            request_id = self.request_id.as_deref().unwrap_or("-");
+            request_id = self.user.request_id.as_deref().unwrap_or("-");
             "session {}: closing the socket of user {}: {why}",
             self.session_id,
             self.user.id
@@ -260,6 +256,19 @@ impl Actor for Participant {
     fn started(&mut self, ctx: &mut Self::Context) {
         metrics::socket_opened();
         ctx.run_interval(self.config.ping_interval, |_, ctx| ctx.ping(b""));
+        if let Some(expires_at) = self.user.login_expires_at {
+            // The login the socket was opened with ends at its expiry (a guest's with their
+            // invite, a cookie after LOGIN_DAYS): so does the socket.
+            let left = expires_at.saturating_sub(chrono::Utc::now().timestamp());
+            let left = std::time::Duration::from_secs(u64::try_from(left).unwrap_or(0));
+            ctx.run_later(left, |act, ctx| {
+                act.close(
+                    ctx,
+                    CloseCode::Other(super::session::CLOSE_LOGIN_ENDED),
+                    "the login expired",
+                )
+            });
+        }
         let connect = Connect {
             session_id: self.session_id,
             conn: self.conn,

@@ -112,6 +112,8 @@ impl Presence {
         for member in self.members.values_mut().filter(|m| m.user.id == user.id) {
             let updated = SocketUser {
                 token_hash: member.user.token_hash.clone(),
+                login_expires_at: member.user.login_expires_at,
+                request_id: member.user.request_id.clone(),
                 ..user.clone()
             };
             old = Some(std::mem::replace(&mut member.user, Arc::new(updated)));
@@ -200,6 +202,8 @@ mod tests {
             can_vote: false,
             can_moderate: true,
             token_hash: String::new(),
+            login_expires_at: None,
+            request_id: None,
         };
         let old = p.update_user(&renamed).expect("ann was present");
         assert_eq!(old.name, "ann");

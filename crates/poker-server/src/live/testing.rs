@@ -32,5 +32,7 @@ pub fn voter(id: i64, name: &str) -> Arc<SocketUser> {
         can_vote: true,
         can_moderate: false,
         token_hash: format!("token-{id}"),
+        login_expires_at: None,
+        request_id: None,
     })
 }

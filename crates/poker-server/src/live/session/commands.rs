@@ -120,7 +120,7 @@ impl PokerSession {
                 act.run(conn, event, command, ctx);
             } else {
                 metrics::event(event.as_str(), ErrorCode::Unavailable.as_str());
-                act.unavailable(conn, ctx);
+                act.unavailable(conn, event.as_str(), ctx);
             }
         });
     }
@@ -133,7 +133,7 @@ impl PokerSession {
         ctx: &mut Context<Self>,
     ) {
         metrics::event(event.as_str(), error.code.as_str());
-        self.refuse(conn, error, ctx);
+        self.refuse(conn, event.as_str(), error, ctx);
     }
 
     fn run(

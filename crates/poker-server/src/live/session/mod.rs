@@ -262,14 +262,16 @@ impl PokerSession {
 
     /// Answers a refused event with an `error` frame, to a socket of the `poker.v2` dialect; a
     /// client of the original's has no such event, and its mistake is only logged.
-    fn refuse(&mut self, conn: ConnId, error: WireError, ctx: &mut Context<Self>) {
+    fn refuse(&mut self, conn: ConnId, event: &str, error: WireError, ctx: &mut Context<Self>) {
         let Some(member) = self.presence.get(conn) else {
             return;
         };
         log::info!(
             session = self.id,
             user = member.user.id,
-            code = error.code.as_str();
+            event = event,
+            code = error.code.as_str(),
+            request_id = member.user.request_id.as_deref().unwrap_or("-");
             "session {}: refused an event of user {} ({}): {error}",
             self.id,
             member.user.id,
@@ -281,9 +283,10 @@ impl PokerSession {
         }
     }
 
-    fn unavailable(&mut self, conn: ConnId, ctx: &mut Context<Self>) {
+    fn unavailable(&mut self, conn: ConnId, event: &str, ctx: &mut Context<Self>) {
         self.refuse(
             conn,
+            event,
             WireError::new(
                 ErrorCode::Unavailable,
                 "the database is unavailable; the change was not saved, try again shortly",
@@ -468,7 +471,8 @@ impl PokerSession {
         for member in &gone {
             log::info!(
                 session = self.id,
-                user = member.user.id;
+                user = member.user.id,
+                request_id = member.user.request_id.as_deref().unwrap_or("-");
                 "session {}: user {} ({}) left",
                 self.id,
                 member.user.id,
@@ -638,7 +642,7 @@ impl PokerSession {
                     Ok(()) => metrics::event(event, "ok"),
                     Err(refusal) => {
                         metrics::event(event, refusal.code.as_str());
-                        act.refuse(conn, refusal, ctx);
+                        act.refuse(conn, event, refusal, ctx);
                     }
                 },
                 Err(e) => {
@@ -649,7 +653,7 @@ impl PokerSession {
                     );
                     metrics::event(event, ErrorCode::Unavailable.as_str());
                     act.suspect_state(ctx);
-                    act.unavailable(conn, ctx);
+                    act.unavailable(conn, event, ctx);
                 }
             }
         }));
@@ -843,7 +847,8 @@ impl Handler<Join> for PokerSession {
             log::info!(
                 session = act.id,
                 user = msg.user.id,
-                dialect = if msg.dialect == Dialect::V2 { "poker.v2" } else { "original" };
+                dialect = if msg.dialect == Dialect::V2 { "poker.v2" } else { "original" },
+                request_id = msg.user.request_id.as_deref().unwrap_or("-");
                 "session {}: user {} ({}) joined",
                 act.id,
                 msg.user.id,
@@ -992,6 +997,8 @@ impl Handler<Changed> for PokerSession {
                     can_vote,
                     can_moderate,
                     token_hash: String::new(),
+                    login_expires_at: None,
+                    request_id: None,
                 },
                 ctx,
             ),

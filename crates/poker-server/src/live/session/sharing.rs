@@ -247,6 +247,8 @@ impl PokerSession {
                             can_vote: user.can_vote,
                             can_moderate: user.can_moderate,
                             token_hash: String::new(),
+                            login_expires_at: None,
+                            request_id: None,
                         },
                         ctx,
                     ),
