@@ -257,11 +257,11 @@ fn with_libpq_timeouts(url: &str, timeout: Duration) -> String {
 
 /// WAL frames (pages written) past which a checkpoint also restarts the WAL: about 64 MiB at
 /// SQLite's 4-KiB pages (its own automatic checkpoint runs at 1,000 frames).
-pub const WAL_RESTART_FRAMES: i64 = 16384;
+pub(crate) const WAL_RESTART_FRAMES: i64 = 16384;
 
 /// What `PRAGMA wal_checkpoint` reports: frames in the WAL and frames copied into the database.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, QueryableByName)]
-pub struct Checkpoint {
+pub(crate) struct Checkpoint {
     #[diesel(sql_type = diesel::sql_types::Integer)]
     pub busy: i32,
     #[diesel(sql_type = diesel::sql_types::Integer)]
@@ -280,7 +280,7 @@ pub struct Checkpoint {
 /// milliseconds. The file keeps its size, bounded by the threshold plus a second's writes:
 /// overwriting it is cheaper than growing it again (TRUNCATE, which empties it, cost the
 /// fan-out's p99 ~0.3 ms). Returns what the last checkpoint reported.
-pub fn checkpoint(
+pub(crate) fn checkpoint(
     conn: &mut diesel::SqliteConnection,
     restart_past: i64,
 ) -> Result<Checkpoint, DbError> {

@@ -116,6 +116,16 @@ fn guest_count(conn: &mut crate::DbConnection, invite_id: i64) -> Result<i64, Db
         .get_result(conn)?)
 }
 
+/// A login found by its token (see [`Store::login_by_token`]).
+#[derive(Debug, Clone)]
+pub struct Login {
+    pub user: User,
+    /// For a guest: the one session they may see.
+    pub guest_session: Option<i64>,
+    /// When the login ends (seconds since 1970); `None`: never (a bearer token).
+    pub expires_at: Option<i64>,
+}
+
 impl Store {
     /// Creates an invite; `NotFound` when the session does not exist.
     pub fn create_invite(&self, new: &NewInvite) -> Result<Invite, DbError> {
@@ -287,11 +297,8 @@ impl Store {
     /// The user a login token belongs to (unexpired), with the one session they may see if they
     /// are a guest and when the login ends (seconds since 1970; `None`: never): one query, as
     /// every request that presents a token asks it.
-    pub fn login_by_token(
-        &self,
-        token_hash: &str,
-    ) -> Result<Option<(User, Option<i64>, Option<i64>)>, DbError> {
-        Ok(tokens::table
+    pub fn login_by_token(&self, token_hash: &str) -> Result<Option<Login>, DbError> {
+        let found: Option<(User, Option<i64>, Option<i64>)> = tokens::table
             .inner_join(users::table.left_join(guests::table))
             .filter(tokens::token_hash.eq(token_hash))
             .filter(
@@ -305,7 +312,12 @@ impl Store {
                 tokens::expires_at,
             ))
             .first(&mut *self.conn()?)
-            .optional()?)
+            .optional()?;
+        Ok(found.map(|(user, guest_session, expires_at)| Login {
+            user,
+            guest_session,
+            expires_at,
+        }))
     }
 }
 

@@ -195,11 +195,11 @@ pub async fn identify(req: &HttpRequest, state: &AppState) -> Result<Option<Iden
     let store = state.store.clone();
     let lookup = hash.clone();
     let found = blocking(move || Ok(store.login_by_token(&lookup)?)).await?;
-    Ok(found.map(|(user, guest_session, expires_at)| Identity {
-        user,
+    Ok(found.map(|login| Identity {
+        user: login.user,
         token_hash: hash,
-        guest_session,
-        expires_at,
+        guest_session: login.guest_session,
+        expires_at: login.expires_at,
     }))
 }
 
