@@ -115,6 +115,40 @@ fn having<'a>(lines: &'a [Value], field: &str, value: &Value) -> Vec<&'a Value> 
     lines.iter().filter(|l| &l[field] == value).collect()
 }
 
+/// A session made by the logged-in admin of `cookie`: its id.
+async fn create_session(server: &Logged, cookie: &str, name: &str) -> Value {
+    let created = client()
+        .post(server.url("/api/sessions"))
+        .header("cookie", cookie)
+        .json(&json!({"name": name, "poker_date": "2026-12-02"}))
+        .send()
+        .await
+        .expect("create a session");
+    assert_eq!(created.status(), 201);
+    created.json::<Value>().await.unwrap()["id"].clone()
+}
+
+/// The admin's `poker.v2` socket on `session_id`, with `headers` on its upgrade request.
+async fn admin_socket(
+    server: &Logged,
+    cookie: &str,
+    session_id: &Value,
+    headers: &[(&'static str, &str)],
+) -> WsClient {
+    let mut request = format!("ws://127.0.0.1:{}/ws/poker/{session_id}/", server.port)
+        .into_client_request()
+        .unwrap();
+    for (name, value) in [("cookie", cookie), ("sec-websocket-protocol", "poker.v2")]
+        .iter()
+        .chain(headers)
+    {
+        request
+            .headers_mut()
+            .insert(*name, HeaderValue::from_str(value).unwrap());
+    }
+    WsClient::connect(request, "admin").await.expect("connect")
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn json_logs_parse_line_by_line_and_carry_request_ids() {
     let server = Logged::start(&[("LOG_FORMAT", "json"), ("RUST_LOG", "info")]).await;
@@ -152,28 +186,14 @@ async fn json_logs_parse_line_by_line_and_carry_request_ids() {
 
     // A socket's lines carry its session, its user and its upgrade request's id.
     let cookie = login_cookie(&server).await;
-    let created = http
-        .post(server.url("/api/sessions"))
-        .header("cookie", &cookie)
-        .json(&json!({"name": "Logged", "poker_date": "2026-12-02"}))
-        .send()
-        .await
-        .expect("create a session");
-    assert_eq!(created.status(), 201);
-    let session_id = created.json::<Value>().await.unwrap()["id"].clone();
-    let mut request = format!("ws://127.0.0.1:{}/ws/poker/{session_id}/", server.port)
-        .into_client_request()
-        .unwrap();
-    for (name, value) in [
-        ("cookie", cookie.as_str()),
-        ("x-request-id", "socket-1"),
-        ("sec-websocket-protocol", "poker.v2"),
-    ] {
-        request
-            .headers_mut()
-            .insert(name, HeaderValue::from_str(value).unwrap());
-    }
-    let mut socket = WsClient::connect(request, "admin").await.expect("connect");
+    let session_id = create_session(&server, &cookie, "Logged").await;
+    let mut socket = admin_socket(
+        &server,
+        &cookie,
+        &session_id,
+        &[("x-request-id", "socket-1")],
+    )
+    .await;
     socket.expect_event("participants_changed").await;
     socket.send_text("{not json".into()).await;
     socket.expect_error("bad_request").await;
@@ -229,27 +249,8 @@ async fn json_logs_parse_line_by_line_and_carry_request_ids() {
 async fn refused_socket_frames_carry_their_event() {
     let server = Logged::start(&[("LOG_FORMAT", "json"), ("RUST_LOG", "info")]).await;
     let cookie = login_cookie(&server).await;
-    let created = client()
-        .post(server.url("/api/sessions"))
-        .header("cookie", &cookie)
-        .json(&json!({"name": "Refusals", "poker_date": "2026-12-02"}))
-        .send()
-        .await
-        .expect("create a session");
-    assert_eq!(created.status(), 201);
-    let session_id = created.json::<Value>().await.unwrap()["id"].clone();
-    let mut request = format!("ws://127.0.0.1:{}/ws/poker/{session_id}/", server.port)
-        .into_client_request()
-        .unwrap();
-    for (name, value) in [
-        ("cookie", cookie.as_str()),
-        ("sec-websocket-protocol", "poker.v2"),
-    ] {
-        request
-            .headers_mut()
-            .insert(name, HeaderValue::from_str(value).unwrap());
-    }
-    let mut socket = WsClient::connect(request, "admin").await.expect("connect");
+    let session_id = create_session(&server, &cookie, "Refusals").await;
+    let mut socket = admin_socket(&server, &cookie, &session_id, &[]).await;
     socket.expect_event("participants_changed").await;
     let refusals = [
         ("{not json", "bad_request", "malformed JSON"),
