@@ -283,7 +283,8 @@ async fn resume(
             }
             log::info!(
                 session = delivery.session_id.unwrap_or(0);
-                "webhooks: delivery {id} of {} to hook {} taken over after {attempts} attempts                  (the process making them stopped)",
+                "webhooks: delivery {id} of {} to hook {} taken over after {attempts} attempts \
+                 (the process making them stopped)",
                 delivery.event,
                 pending.target.id
             );
