@@ -18,6 +18,7 @@ both_backends!(
     a_guest_cannot_log_in_with_any_password,
     an_expired_invite_is_closed_and_its_guests_logged_out,
     a_socket_closes_when_its_login_expires,
+    the_join_page_knows_who_is_logged_in_and_is_not_shared,
 );
 
 /// A guest who joined through `token` with `name`: their client (holding the login cookie) and
@@ -429,6 +430,61 @@ async fn await_names(client: &mut WsClient, names: &[&str]) {
         if got == names {
             return;
         }
+    }
+}
+
+/// The join page is told who is logged in on the browser (so that its script offers an account
+/// holder their own account rather than logging them out, and sends a guest of the session
+/// straight in); since it names them, no shared cache may keep it.
+async fn the_join_page_knows_who_is_logged_in_and_is_not_shared(backend: Backend) {
+    let server = Server::start(backend).await;
+    let mia = server.create_user("mia", Rights::Moderator).await;
+    let session = server.create_session("Doorway", &[]).await;
+    let invite = server
+        .as_user(&mia)
+        .post(&format!("/api/sessions/{}/invites", session.id), json!({}))
+        .await
+        .expect_status(201, "an invite");
+    let token = invite["token"].as_str().expect("token");
+    let (guest, _) = join(&server, token, "Wren").await;
+    let mia_login = server.login(&mia.username, &mia.password).await;
+    let page = |cookie: Option<String>| {
+        let url = format!("{}/join/{token}", server.base_url());
+        async move {
+            let mut request = reqwest::Client::new().get(url);
+            if let Some(cookie) = cookie {
+                request = request.header("cookie", cookie);
+            }
+            let answer = request.send().await.expect("the join page");
+            assert_eq!(answer.status(), 200);
+            let cache = answer.headers()["cache-control"]
+                .to_str()
+                .expect("text")
+                .to_string();
+            (cache, answer.text().await.expect("the page"))
+        }
+    };
+    for (cookie, signed_in_as, guest_of) in [
+        (None, String::new(), String::new()),
+        (
+            mia_login.cookie_header(),
+            mia.username.clone(),
+            String::new(),
+        ),
+        (
+            guest.cookie_header(),
+            "Wren".to_string(),
+            session.id.to_string(),
+        ),
+    ] {
+        let (cache, html) = page(cookie).await;
+        assert!(cache.contains("private"), "{cache}");
+        assert!(
+            html.contains(&format!(
+                "data-signed-in-as=\"{signed_in_as}\" data-guest-of=\"{guest_of}\""
+            )),
+            "the page names {signed_in_as:?} (guest of {guest_of:?})"
+        );
     }
 }
 

@@ -307,7 +307,7 @@ async fn a_delivery_a_killed_process_left_pending_is_made_by_the_next_one(backen
 
     server.start_again().await;
     // Overdue once its wait (2 s), a timeout (0.5 s) and 5 s have passed; looked for every 5 s.
-    let second = tokio::time::timeout(Duration::from_secs(20), receiver.requests.recv())
+    let second = tokio::time::timeout(Duration::from_secs(30), receiver.requests.recv())
         .await
         .expect("the next process makes the attempt left pending")
         .expect("the receiver runs");

@@ -171,12 +171,21 @@ pub async fn join(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse 
         .as_ref()
         .and_then(|i| i.guest_session)
         .map_or(String::new(), |id| id.to_string());
-    html_page_with(
+    match html_page_with(
         "join.html",
         &state.settings.instance_name,
         &[("signed_in_as", signed_in_as), ("guest_of", &guest_of)],
-    )
-    .unwrap_or_else(missing)
+    ) {
+        Some(mut page) => {
+            // The page names who is logged in: no shared cache may keep it for others.
+            page.headers_mut().insert(
+                header::CACHE_CONTROL,
+                header::HeaderValue::from_static("private, no-cache"),
+            );
+            page
+        }
+        None => missing(),
+    }
 }
 
 /// The site's icon, for browsers that ask for it before reading a page (and for bookmarks).

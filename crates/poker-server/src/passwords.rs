@@ -23,8 +23,6 @@ use crossbeam_channel::{Receiver, Sender, TryRecvError};
 use argon2::password_hash::{Output, PasswordHash, SaltString};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use base64::Engine;
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
 use crate::auth::random_bytes;
 use crate::error::ApiError;
@@ -219,10 +217,15 @@ fn verify_django_pbkdf2(stored: &str, password: &[u8]) -> bool {
     else {
         return false;
     };
-    let Ok(iterations) = iterations.parse::<u32>() else {
+    let Some(iterations) = iterations
+        .parse::<u32>()
+        .ok()
+        .filter(|n| *n <= MAX_PBKDF2_ITERATIONS)
+        .and_then(std::num::NonZeroU32::new)
+    else {
         return false;
     };
-    if iterations == 0 || iterations > MAX_PBKDF2_ITERATIONS || salt.is_empty() {
+    if salt.is_empty() {
         return false;
     }
     let Ok(expected) = base64::engine::general_purpose::STANDARD.decode(hash) else {
@@ -232,9 +235,15 @@ fn verify_django_pbkdf2(stored: &str, password: &[u8]) -> bool {
     if !(16..=64).contains(&expected.len()) {
         return false;
     }
-    let mut computed = vec![0u8; expected.len()];
-    pbkdf2::pbkdf2_hmac::<Sha256>(password, salt.as_bytes(), iterations, &mut computed);
-    computed.ct_eq(&expected).into()
+    // Derived to the stored length and compared in constant time.
+    ring::pbkdf2::verify(
+        ring::pbkdf2::PBKDF2_HMAC_SHA256,
+        iterations,
+        salt.as_bytes(),
+        password,
+        &expected,
+    )
+    .is_ok()
 }
 
 /// Whether a stored hash that just matched should be replaced by a fresh argon2 hash: it is one
