@@ -247,19 +247,7 @@ async fn revoking_an_invite_ends_its_guests_logins_and_sockets(backend: Backend)
         .get("/api/auth/me")
         .await
         .expect_error(401, "the guest's login ended");
-    server
-        .http()
-        .get(&format!("/api/invites/{token}"))
-        .await
-        .expect_error(404, "a revoked invite");
-    server
-        .http()
-        .post(
-            &format!("/api/invites/{token}/join"),
-            json!({"name": "Late"}),
-        )
-        .await
-        .expect_error(404, "join through a revoked invite");
+    assert_invite_closed(&server, &token, "revoked").await;
     let invites = server
         .as_user(&mia)
         .get(&format!("/api/sessions/{}/invites", session.id))
@@ -488,6 +476,23 @@ async fn the_join_page_knows_who_is_logged_in_and_is_not_shared(backend: Backend
     }
 }
 
+/// A closed invite (`why`: revoked, expired) leads nowhere: its link and its join answer 404.
+async fn assert_invite_closed(server: &Server, token: &str, why: &str) {
+    server
+        .http()
+        .get(&format!("/api/invites/{token}"))
+        .await
+        .expect_error(404, &format!("the {why} invite"));
+    server
+        .http()
+        .post(
+            &format!("/api/invites/{token}/join"),
+            json!({"name": "Latecomer"}),
+        )
+        .await
+        .expect_error(404, &format!("join through the {why} invite"));
+}
+
 /// Runs `sql` (statements both backends take) on the server's database, directly.
 async fn db_execute(server: &Server, sql: &str) {
     let (url, path, sql) = (
@@ -651,19 +656,7 @@ async fn an_expired_invite_is_closed_and_its_guests_logged_out(backend: Backend)
     )
     .await;
 
-    server
-        .http()
-        .get(&format!("/api/invites/{token}"))
-        .await
-        .expect_error(404, "an expired invite");
-    server
-        .http()
-        .post(
-            &format!("/api/invites/{token}/join"),
-            json!({"name": "Latecomer"}),
-        )
-        .await
-        .expect_error(404, "join through an expired invite");
+    assert_invite_closed(&server, &token, "expired").await;
     guest
         .get("/api/auth/me")
         .await

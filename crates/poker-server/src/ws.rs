@@ -12,7 +12,7 @@ use poker_core::Dialect;
 use crate::api::parse_id;
 use crate::auth::identify;
 use crate::error::{blocking, ApiError};
-use crate::live::messages::SocketUser;
+use crate::live::messages::{SocketLogin, SocketUser};
 use crate::live::outbox::{CountedBody, Outbox};
 use crate::live::participant::{Participant, MAX_FRAME_BYTES};
 use crate::AppState;
@@ -129,9 +129,11 @@ async fn open_socket(
             name: user.username,
             can_vote: user.can_vote,
             can_moderate: user.can_moderate,
-            token_hash: identity.token_hash,
-            login_expires_at: identity.expires_at,
-            request_id: crate::logging::current_request_id(),
+            login: SocketLogin {
+                token_hash: identity.token_hash,
+                expires_at: identity.expires_at,
+                request_id: crate::logging::current_request_id(),
+            },
         },
         state.registry.clone(),
         Arc::clone(&state.live),

@@ -9,7 +9,7 @@
 use poker_db::{Abstention, Story, StoryRound, Timer, VoteRow};
 use serde::{Deserialize, Serialize};
 
-use super::messages::{Changed, SocketUser};
+use super::messages::{Changed, SocketLogin, SocketUser};
 
 /// A committed change to a session's live state.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -77,9 +77,7 @@ impl From<RemoteMember> for SocketUser {
             name: member.name,
             can_vote: member.can_vote,
             can_moderate: member.can_moderate,
-            token_hash: String::new(),
-            login_expires_at: None,
-            request_id: None,
+            login: SocketLogin::default(),
         }
     }
 }

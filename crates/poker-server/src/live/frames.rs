@@ -134,9 +134,7 @@ mod tests {
             name: name.into(),
             can_vote,
             can_moderate,
-            token_hash: String::new(),
-            login_expires_at: None,
-            request_id: None,
+            login: crate::live::messages::SocketLogin::default(),
         }
     }
 

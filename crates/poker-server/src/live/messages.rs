@@ -22,12 +22,19 @@ pub struct SocketUser {
     pub name: String,
     pub can_vote: bool,
     pub can_moderate: bool,
+    /// What the socket was opened with; kept when the user's rights or name change.
+    pub login: SocketLogin,
+}
+
+/// What one socket was opened with, as opposed to who its user is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SocketLogin {
     /// The stored hash of the token (login cookie or bearer token) that opened the socket:
     /// when that login ends, the socket is closed with 4001.
     pub token_hash: String,
     /// When that login expires (seconds since 1970; `None`: never): the socket is closed with
     /// 4001 then, as when it ends otherwise.
-    pub login_expires_at: Option<i64>,
+    pub expires_at: Option<i64>,
     /// The id of the socket's upgrade request, on the session's lines about this socket.
     pub request_id: Option<Arc<str>>,
 }

@@ -127,7 +127,7 @@ impl Participant {
             user = self.user.id,
             event = event,
             code = error.code.as_str(),
-            request_id = self.user.request_id.as_deref().unwrap_or("-");
+            request_id = self.user.login.request_id.as_deref().unwrap_or("-");
             "session {}: refused a frame of user {} ({}): {error}",
             self.session_id,
             self.user.id,
@@ -146,7 +146,7 @@ impl Participant {
             session = self.session_id,
             user = self.user.id,
             close_code = u16::from(code),
-            request_id = self.user.request_id.as_deref().unwrap_or("-");
+            request_id = self.user.login.request_id.as_deref().unwrap_or("-");
             "session {}: closing the socket of user {}: {why}",
             self.session_id,
             self.user.id
@@ -256,7 +256,7 @@ impl Actor for Participant {
     fn started(&mut self, ctx: &mut Self::Context) {
         metrics::socket_opened();
         ctx.run_interval(self.config.ping_interval, |_, ctx| ctx.ping(b""));
-        if let Some(expires_at) = self.user.login_expires_at {
+        if let Some(expires_at) = self.user.login.expires_at {
             // The login the socket was opened with ends at its expiry (a guest's with their
             // invite, a cookie after LOGIN_DAYS): so does the socket.
             let left = expires_at.saturating_sub(chrono::Utc::now().timestamp());

@@ -111,9 +111,7 @@ impl Presence {
         let mut old = None;
         for member in self.members.values_mut().filter(|m| m.user.id == user.id) {
             let updated = SocketUser {
-                token_hash: member.user.token_hash.clone(),
-                login_expires_at: member.user.login_expires_at,
-                request_id: member.user.request_id.clone(),
+                login: member.user.login.clone(),
                 ..user.clone()
             };
             old = Some(std::mem::replace(&mut member.user, Arc::new(updated)));
@@ -201,16 +199,14 @@ mod tests {
             name: "anna".into(),
             can_vote: false,
             can_moderate: true,
-            token_hash: String::new(),
-            login_expires_at: None,
-            request_id: None,
+            login: crate::live::messages::SocketLogin::default(),
         };
         let old = p.update_user(&renamed).expect("ann was present");
         assert_eq!(old.name, "ann");
         let now_user = &p.get(1).unwrap().user;
         assert_eq!(now_user.name, "anna");
         assert!(!now_user.can_vote && now_user.can_moderate);
-        assert_eq!(now_user.token_hash, "token-10");
+        assert_eq!(now_user.login.token_hash, "token-10");
         assert!(p.update_user(&SocketUser { id: 99, ..renamed }).is_none());
     }
 

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use actix::prelude::*;
 
-use super::messages::{SocketUser, ToSocket};
+use super::messages::{SocketLogin, SocketUser, ToSocket};
 
 /// Stands for a socket: takes frames and drops them.
 struct Sink;
@@ -31,8 +31,9 @@ pub fn voter(id: i64, name: &str) -> Arc<SocketUser> {
         name: name.into(),
         can_vote: true,
         can_moderate: false,
-        token_hash: format!("token-{id}"),
-        login_expires_at: None,
-        request_id: None,
+        login: SocketLogin {
+            token_hash: format!("token-{id}"),
+            ..SocketLogin::default()
+        },
     })
 }

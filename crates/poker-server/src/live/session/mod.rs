@@ -271,7 +271,7 @@ impl PokerSession {
             user = member.user.id,
             event = event,
             code = error.code.as_str(),
-            request_id = member.user.request_id.as_deref().unwrap_or("-");
+            request_id = member.user.login.request_id.as_deref().unwrap_or("-");
             "session {}: refused an event of user {} ({}): {error}",
             self.id,
             member.user.id,
@@ -472,7 +472,7 @@ impl PokerSession {
             log::info!(
                 session = self.id,
                 user = member.user.id,
-                request_id = member.user.request_id.as_deref().unwrap_or("-");
+                request_id = member.user.login.request_id.as_deref().unwrap_or("-");
                 "session {}: user {} ({}) left",
                 self.id,
                 member.user.id,
@@ -565,7 +565,7 @@ impl PokerSession {
         ctx: &mut Context<Self>,
     ) {
         let conns = self.presence.conns_where(|m| {
-            m.user.id == user_id && token_hash.is_none_or(|t| t == m.user.token_hash)
+            m.user.id == user_id && token_hash.is_none_or(|t| t == m.user.login.token_hash)
         });
         if !conns.is_empty() {
             log::info!(
@@ -848,7 +848,7 @@ impl Handler<Join> for PokerSession {
                 session = act.id,
                 user = msg.user.id,
                 dialect = if msg.dialect == Dialect::V2 { "poker.v2" } else { "original" },
-                request_id = msg.user.request_id.as_deref().unwrap_or("-");
+                request_id = msg.user.login.request_id.as_deref().unwrap_or("-");
                 "session {}: user {} ({}) joined",
                 act.id,
                 msg.user.id,
@@ -996,9 +996,7 @@ impl Handler<Changed> for PokerSession {
                     name,
                     can_vote,
                     can_moderate,
-                    token_hash: String::new(),
-                    login_expires_at: None,
-                    request_id: None,
+                    login: SocketLogin::default(),
                 },
                 ctx,
             ),

@@ -16,7 +16,7 @@ use poker_backplane::Inbound;
 
 use super::PokerSession;
 use crate::live::change::{Envelope, RemoteMember};
-use crate::live::messages::{FromBackplane, SocketUser};
+use crate::live::messages::{FromBackplane, SocketLogin, SocketUser};
 use crate::metrics;
 
 /// How long after a change of members (or a notice from another process) the store or read
@@ -212,7 +212,7 @@ impl PokerSession {
     fn recheck_members(&mut self, ctx: &mut Context<Self>) {
         let mut logins: Vec<(i64, String)> = Vec::new();
         for user in self.presence.users() {
-            let login = (user.id, user.token_hash.clone());
+            let login = (user.id, user.login.token_hash.clone());
             if !logins.contains(&login) {
                 logins.push(login);
             }
@@ -246,9 +246,7 @@ impl PokerSession {
                             name: user.username,
                             can_vote: user.can_vote,
                             can_moderate: user.can_moderate,
-                            token_hash: String::new(),
-                            login_expires_at: None,
-                            request_id: None,
+                            login: SocketLogin::default(),
                         },
                         ctx,
                     ),
